@@ -1,0 +1,57 @@
+"""Run a registered corruption on a batch: per-sample draws, one batched kernel call."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import torch
+
+from ._registry import CorruptionSpec, Draws
+
+
+def draw_batch(spec: CorruptionSpec, params: Mapping[str, Any], generators: Sequence[torch.Generator],
+               height: int, width: int) -> Draws:
+    """Each sample's random draws from its own generator, stacked along a new batch dimension.
+
+    Drawing per sample (on the CPU) is what makes a sample's pixels independent of batch size,
+    batch makeup, worker count and retries.
+    """
+    if spec.sample is None:
+        return {}
+    per_sample = [spec.sample(g, height, width, **params) for g in generators]
+    if not per_sample:
+        return {}
+    return {k: torch.stack([d[k] for d in per_sample]) for k in per_sample[0]}
+
+
+def apply_batch(spec: CorruptionSpec, images: torch.Tensor, params: Mapping[str, Any],
+                generators: Sequence[torch.Generator] = (),
+                assets: Mapping[str, Any] | None = None) -> tuple[torch.Tensor, Draws]:
+    """Corrupt float (B, C, H, W) images in [0, 1]; returns the output and the draws used."""
+    if images.ndim != 4 or images.shape[1] != 3:
+        raise ValueError(f"expected images of shape (B, 3, H, W), got {tuple(images.shape)}")
+    if spec.stochastic and len(generators) != images.shape[0]:
+        raise ValueError(f"{spec.name}: need one generator per sample, got {len(generators)} "
+                         f"for a batch of {images.shape[0]}")
+    draws = draw_batch(spec, params, generators, images.shape[-2], images.shape[-1])
+    on_device = {k: v.to(images.device) for k, v in draws.items()}
+    extra: dict[str, Any] = {}
+    if spec.assets:
+        missing = [a for a in spec.assets if not assets or a not in assets]
+        if missing:
+            raise ValueError(f"{spec.name}: needs assets {missing} (corrupter.io.assets.load_assets)")
+        extra["assets"] = {a: assets[a] for a in spec.assets}  # type: ignore[index]
+    if images.shape[0] == 0:
+        return images.clone(), draws
+    out = spec.apply(images, on_device, **params, **extra)
+    return out, draws
+
+
+def recordable_draws(draws: Draws, index: int, max_numel: int = 16) -> dict[str, Any]:
+    """The small sampled values of one sample (angles, offsets, signs) for its JSON sidecar."""
+    out: dict[str, Any] = {}
+    for k, v in draws.items():
+        item = v[index]
+        if item.numel() <= max_numel:
+            out[k] = item.tolist()
+    return out

@@ -1,0 +1,93 @@
+"""Shared math for kernels: spectra, band masks, the plasma fractal."""
+
+from __future__ import annotations
+
+import torch
+
+
+def centred_frequencies(n: int, device: torch.device | None = None) -> torch.Tensor:
+    """Signed integer frequencies of a length-n axis in fftshift order (DC at index n // 2)."""
+    return torch.arange(n, device=device) - n // 2
+
+
+def central_band_mask(height: int, width: int, bandwidth: int, device: torch.device | None = None) -> torch.Tensor:
+    """Boolean (H, W) mask, fftshift order, of the central bandwidth x bandwidth frequencies.
+
+    ``bandwidth`` is odd, so the band is symmetric about DC and a masked spectrum stays Hermitian
+    (its inverse transform is real): |fy| <= bandwidth // 2 and |fx| <= bandwidth // 2.
+    """
+    if bandwidth < 1 or bandwidth % 2 == 0:
+        raise ValueError(f"bandwidth must be a positive odd number of frequencies, got {bandwidth}")
+    half = bandwidth // 2
+    fy = centred_frequencies(height, device).abs() <= half
+    fx = centred_frequencies(width, device).abs() <= half
+    return fy[:, None] & fx[None, :]
+
+
+def filter_spectrum(images: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """Zero every frequency outside ``keep`` (fftshift order, (H, W)) and return the real image."""
+    spectrum = torch.fft.fftshift(torch.fft.fft2(images), dim=(-2, -1))
+    spectrum = spectrum * keep.to(spectrum.dtype)
+    return torch.fft.ifft2(torch.fft.ifftshift(spectrum, dim=(-2, -1))).real
+
+
+def next_power_of_two(n: int) -> int:
+    return 1 << max(0, (n - 1).bit_length())
+
+
+def plasma_draw_count(mapsize: int) -> int:
+    """How many U(-1, 1) numbers one plasma fractal of side ``mapsize`` consumes."""
+    total, step = 0, mapsize
+    while step >= 2:
+        total += 3 * (mapsize // step) ** 2
+        step //= 2
+    return total
+
+
+def plasma_fractal(uniform: torch.Tensor, mapsize: int, decay: float) -> torch.Tensor:
+    """ImageNet-C's diamond-square plasma (make_imagenet_c.py ``plasma_fractal``), batched.
+
+    ``uniform`` is (B, plasma_draw_count(mapsize)) of U(-1, 1), consumed in the reference's order
+    (per octave: squares, then the two diamond grids). The reference's noise is
+    ``wibble * U(-wibble, wibble)``, i.e. amplitude wibble squared: kept on purpose, it defines the
+    ImageNet-C fog distribution. Output (B, mapsize, mapsize) in [0, 1] (global min/max normalised).
+    """
+    batch = uniform.shape[0]
+    maparray = uniform.new_zeros(batch, mapsize, mapsize, dtype=torch.float64)
+    uniform = uniform.to(torch.float64)
+    step, wibble, offset = mapsize, 100.0, 0
+
+    def wibbled_mean(total: torch.Tensor) -> torch.Tensor:
+        nonlocal offset
+        count = total.shape[-2] * total.shape[-1]
+        noise = uniform[:, offset:offset + count].reshape(total.shape)
+        offset += count
+        return total / 4 + wibble * wibble * noise
+
+    while step >= 2:
+        half = step // 2
+        corners = maparray[:, 0::step, 0::step]
+        squares = corners + torch.roll(corners, -1, dims=1)
+        squares = squares + torch.roll(squares, -1, dims=2)
+        maparray[:, half::step, half::step] = wibbled_mean(squares)
+        centres = maparray[:, half::step, half::step]
+        corners = maparray[:, 0::step, 0::step]
+        left = centres + torch.roll(centres, 1, dims=1) + corners + torch.roll(corners, -1, dims=2)
+        maparray[:, 0::step, half::step] = wibbled_mean(left)
+        top = centres + torch.roll(centres, 1, dims=2) + corners + torch.roll(corners, -1, dims=1)
+        maparray[:, half::step, 0::step] = wibbled_mean(top)
+        step //= 2
+        wibble /= decay
+    flat = maparray.reshape(batch, -1)
+    flat = flat - flat.min(dim=1, keepdim=True).values
+    flat = flat / flat.max(dim=1, keepdim=True).values
+    return flat.reshape(batch, mapsize, mapsize).to(torch.float32)
+
+
+def quantize_uint8(images: torch.Tensor) -> torch.Tensor:
+    """Float [0, 1] -> uint8 by truncation, as ImageNet-C does (``np.uint8(x * 255)``).
+
+    The 1e-3 guard keeps values that are integers in exact arithmetic (k / 255 * 255) from being
+    truncated to k - 1 by float32 rounding; it moves nothing else across an integer.
+    """
+    return torch.floor(images.clamp(0, 1) * 255 + 1e-3).clamp(0, 255).to(torch.uint8)

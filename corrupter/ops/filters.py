@@ -1,0 +1,42 @@
+"""Low-pass and high-pass filtering on the centred spectrum (Yin et al. 2019, Fig. 1)."""
+
+from __future__ import annotations
+
+import torch
+
+from ._common import central_band_mask, filter_spectrum
+from ._registry import Draws, register_corruption
+
+# Bandwidth B = side of the central B x B square of frequencies (odd, so the band is symmetric about
+# DC and the output is real). At 224x224, B = 127 keeps every frequency up to 63 cycles per image
+# (fine texture gone, shapes intact); each severity halves the band, down to B = 7 (3 cycles:
+# "globs of colour", the paper's aggressive low-pass regime).
+LOW_PASS_SEVERITIES = tuple({"bandwidth": b} for b in (127, 63, 31, 15, 7))
+# High-pass removes the central B x B frequencies but keeps DC (the mean), so the result stays a
+# viewable image around each channel's mean. B doubles from 3 (only the coarsest shading gone) to
+# 63 (only edges and texture left).
+HIGH_PASS_SEVERITIES = tuple({"bandwidth": b} for b in (3, 7, 15, 31, 63))
+
+
+@register_corruption("low_pass", family="filter", severities=LOW_PASS_SEVERITIES, tags=("yin2019",),
+                     reference="Yin et al. 2019, Fig. 1 (low-pass on the centred spectrum)")
+def low_pass(images: torch.Tensor, draws: Draws, *, bandwidth: int) -> torch.Tensor:
+    """Keep only the central bandwidth x bandwidth frequencies of each channel.
+
+    Shape: (B, C, H, W) -> (B, C, H, W). Deterministic.
+    """
+    keep = central_band_mask(images.shape[-2], images.shape[-1], int(bandwidth), images.device)
+    return filter_spectrum(images, keep).clamp(0, 1)
+
+
+@register_corruption("high_pass", family="filter", severities=HIGH_PASS_SEVERITIES, tags=("yin2019",),
+                     reference="Yin et al. 2019, Fig. 1 (high-pass on the centred spectrum, mean kept)")
+def high_pass(images: torch.Tensor, draws: Draws, *, bandwidth: int) -> torch.Tensor:
+    """Remove the central bandwidth x bandwidth frequencies of each channel, keeping its mean.
+
+    Shape: (B, C, H, W) -> (B, C, H, W). Deterministic.
+    """
+    height, width = images.shape[-2], images.shape[-1]
+    keep = ~central_band_mask(height, width, int(bandwidth), images.device)
+    keep[height // 2, width // 2] = True  # DC: the channel mean stays, so the image stays viewable
+    return filter_spectrum(images, keep).clamp(0, 1)
