@@ -1,0 +1,94 @@
+"""The Python API for corrupting images in your own code.
+
+``corrupt`` has the call shape of imagecorruptions' ``corrupt`` (uint8 H x W x 3 in, uint8 out), so it
+is a drop-in; ``corrupt_batch`` is the batched tensor API.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from . import ops
+from .seeding import make_generator
+
+# imagecorruptions' corruption_number order: the 15 ImageNet-C corruptions, then the 4 extras.
+IMAGENET_C_ORDER = (
+    "gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "glass_blur", "motion_blur",
+    "zoom_blur", "snow", "frost", "fog", "brightness", "contrast", "elastic_transform", "pixelate",
+    "jpeg_compression", "speckle_noise", "gaussian_blur", "spatter", "saturate",
+)
+
+
+def list_corruptions(pattern: str = "*", tag: str | None = None) -> list[str]:
+    """Registered corruption names (wildcard ``pattern``, optional family or tag), sorted."""
+    return ops.list_corruptions(pattern, tag)
+
+
+def get_corruption_names(subset: str = "common") -> list[str]:
+    """imagecorruptions' subsets: ``common`` (15), ``validation`` (4), ``all`` (19), or a family."""
+    if subset == "common":
+        return list(IMAGENET_C_ORDER[:15])
+    if subset == "validation":
+        return list(IMAGENET_C_ORDER[15:])
+    if subset == "all":
+        return list(IMAGENET_C_ORDER)
+    return ops.list_corruptions(tag=subset)
+
+
+def corrupt_batch(images: torch.Tensor, corruption_name: str, severity: int | None = 3,
+                  seeds: Sequence[int] | None = None, **params: Any) -> torch.Tensor:
+    """Corrupt float (B, 3, H, W) images in [0, 1] on any device; one seed per sample.
+
+    Returns float images in [0, 1] (apply ``corrupter.ops.quantize_uint8`` for ImageNet-C's uint8).
+    """
+    spec = ops.get_corruption(corruption_name)
+    seeds = list(seeds) if seeds is not None else [secrets.randbits(63) for _ in range(images.shape[0])]
+    if len(seeds) != images.shape[0]:
+        raise ValueError(f"got {len(seeds)} seeds for {images.shape[0]} images")
+    assets = {}
+    if spec.assets:
+        from .io.assets import load_assets  # PIL stays out of `import corrupter.ops`
+
+        assets = {k: _to(v, images.device) for k, v in load_assets(spec.assets).items()}
+    out, _ = ops.apply_batch(spec, images, spec.params(severity, **params),
+                             [make_generator(s) for s in seeds], assets)
+    return out
+
+
+def corrupt(image: np.ndarray, severity: int | str = 1, corruption_name: str | int | None = None,
+            corruption_number: int = -1, *, seed: int | None = None, **params: Any) -> np.ndarray:
+    """Corrupt one uint8 H x W x 3 (or H x W greyscale) image; returns uint8 H x W x 3.
+
+    Accepts imagecorruptions' ``corrupt(image, severity, corruption_name)`` and the
+    ``corrupt(image, corruption_name, severity)`` order. ``seed=None`` draws fresh randomness, as
+    imagecorruptions does; pass a seed for reproducible output.
+    """
+    if isinstance(severity, str):
+        severity, corruption_name = (corruption_name if corruption_name is not None else 1), severity
+    if corruption_name is None:
+        if not 0 <= corruption_number < len(IMAGENET_C_ORDER):
+            raise ValueError("give corruption_name, or corruption_number in 0..18")
+        corruption_name = IMAGENET_C_ORDER[corruption_number]
+    array = np.asarray(image)
+    if array.dtype != np.uint8:
+        raise ValueError(f"expected a uint8 image, got {array.dtype}")
+    if array.ndim == 2 or (array.ndim == 3 and array.shape[2] == 1):
+        array = np.repeat(array.reshape(array.shape[0], array.shape[1], 1), 3, axis=2)
+    if array.ndim != 3 or array.shape[2] != 3:
+        raise ValueError(f"expected an H x W x 3 or H x W image, got shape {array.shape}")
+    images = torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1)[None].float() / 255
+    out = corrupt_batch(images, str(corruption_name), int(severity),
+                        None if seed is None else [seed], **params)
+    return ops.quantize_uint8(out)[0].permute(1, 2, 0).numpy()
+
+
+def _to(value: Any, device: torch.device) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.to(device)
+    if isinstance(value, (tuple, list)):
+        return type(value)(_to(v, device) for v in value)
+    return value

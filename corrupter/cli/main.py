@@ -1,0 +1,123 @@
+"""The ``corrupter`` command: run | verify | list | preview."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+from .. import ops
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from ..config import load_config
+    from ..pipeline.driver import run_release
+
+    config = load_config(args.config, args.set)  # every field checked before any work starts
+    summary = run_release(config, address=args.address, progress=not args.no_progress)
+    print(f"release   {summary.release}")
+    print(f"manifest  {summary.release}/manifest.json")
+    print(f"images    {summary.images} written ({summary.quarantined} input samples quarantined)")
+    print(f"shards    {summary.shards} ({summary.skipped_units} of {summary.units} units already done)")
+    print(f"time      {summary.seconds:.1f} s on {summary.workers} {summary.device} worker(s), "
+          f"{summary.images_per_second:.1f} images/s")
+    return 0
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from ..io.manifest import verify_release
+    from ..io.storage import open_storage
+
+    manifest, problems = verify_release(open_storage(args.release))
+    for p in problems:
+        print(f"MISMATCH  {p.path}: {p.problem}")
+    total = len(manifest["shards"])
+    if problems:
+        print(f"{len(problems)} problem(s) in {args.release} ({total} shards in the manifest)")
+        return 1
+    print(f"OK  {total} shards, {manifest['totals']['samples']} samples match {args.release}/manifest.json")
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    names = ops.list_corruptions(args.pattern, args.tag)
+    if args.json:
+        print(json.dumps({n: _describe(ops.get_corruption(n)) for n in names}, indent=2))
+        return 0
+    for name in names:
+        spec = ops.get_corruption(name)
+        tags = ",".join(sorted(spec.tags - {spec.family}))
+        print(f"{name}  [{spec.family}{', ' + tags if tags else ''}]  {'random' if spec.stochastic else 'deterministic'}")
+        print(f"    {spec.summary}")
+        for severity, params in enumerate(spec.severities, 1):
+            print(f"    {severity}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in params.items()))
+    print(f"\n{len(names)} corruptions; families and tags: {', '.join(ops.list_tags())}")
+    return 0
+
+
+def _describe(spec: ops.CorruptionSpec) -> dict:
+    return {"family": spec.family, "tags": sorted(spec.tags), "stochastic": spec.stochastic,
+            "summary": spec.summary, "reference": spec.reference, "severities": list(spec.severities)}
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, (list, tuple)) and len(value) > 6:
+        return f"[{value[0]}..{value[-1]}] ({len(value)} values)"
+    return str(value)
+
+
+def _cmd_preview(args: argparse.Namespace) -> int:
+    from .preview import write_preview
+
+    path = write_preview(args.release, args.out, images=args.images, corruptions=args.corruptions)
+    print(f"preview   {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="corrupter", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every work unit")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="build (or resume) a release from a YAML config")
+    run.add_argument("config")
+    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a config field, e.g. --set run.workers=4 (repeatable)")
+    run.add_argument("--address", default=None, help="join a running Ray cluster (default: start a local one)")
+    run.add_argument("--no-progress", action="store_true")
+    run.set_defaults(func=_cmd_run)
+
+    verify = sub.add_parser("verify", help="re-check every shard of a release against its manifest")
+    verify.add_argument("release", help="release directory or s3://bucket/prefix/NAME/VERSION")
+    verify.set_defaults(func=_cmd_verify)
+
+    lst = sub.add_parser("list", help="registered corruptions and their severity parameters")
+    lst.add_argument("pattern", nargs="?", default="*", help="wildcard, e.g. '*blur*'")
+    lst.add_argument("--tag", default=None, help="a family or tag, e.g. imagenet-c, noise")
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(func=_cmd_list)
+
+    preview = sub.add_parser("preview", help="PNG grid of corruptions x variants from a release")
+    preview.add_argument("release")
+    preview.add_argument("--out", default="preview.png")
+    preview.add_argument("--images", type=int, default=2, help="how many source images")
+    preview.add_argument("--corruptions", nargs="*", default=None)
+    preview.set_defaults(func=_cmd_preview)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from ..config import ConfigError
+    from ..io.storage import StorageError
+    from ..pipeline.driver import JobFailed, ReleaseExistsError
+
+    try:
+        return args.func(args)
+    except (ConfigError, StorageError, ReleaseExistsError, JobFailed, KeyError, ValueError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"corrupter {args.command}: error: {message}", file=sys.stderr)
+        return 2

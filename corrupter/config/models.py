@@ -1,0 +1,120 @@
+"""The release configuration: pydantic models, frozen, unknown fields refused by name."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from .. import ops
+
+_SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class InputConfig(_Strict):
+    shards: str | list[str] = Field(description="local paths or s3:// URIs; brace patterns expand")
+    split: str = Field("val", description="split name used in output shard names")
+
+    @field_validator("split")
+    @classmethod
+    def _split_is_slug(cls, value: str) -> str:
+        if not _SLUG.match(value):
+            raise ValueError(f"split {value!r} must be letters, digits, '.', '_' or '-'")
+        return value
+
+
+class PreprocessConfig(_Strict):
+    resize: int | None = Field(256, gt=0, description="short side after resize (PIL bilinear); null: none")
+    crop: int | None = Field(224, gt=0, description="centre crop side; null: none")
+    max_pixels: int = Field(89_478_485, gt=0, description="larger images are quarantined (decompression bombs)")
+
+
+class CorruptionRequest(_Strict):
+    """One corruption (or a family/tag such as ``imagenet-c``) and the variants wanted of it."""
+
+    name: str
+    severities: list[int] | None = Field(None, description="severity variants 1..5")
+    params: dict[str, Any] = Field(default_factory=dict, description="explicit parameters (override severities)")
+    grid: dict[str, list[Any]] = Field(default_factory=dict, description="a sweep: every combination is a variant")
+
+    @model_validator(mode="after")
+    def _check(self) -> "CorruptionRequest":
+        names = expand_name(self.name)
+        for severity in self.severities or []:
+            if not 1 <= severity <= 5:
+                raise ValueError(f"severity {severity} of {self.name!r} is outside 1..5")
+        for name in names:
+            spec = ops.get_corruption(name)
+            known = set(spec.severities[0])
+            unknown = (set(self.params) | set(self.grid)) - known
+            if unknown:
+                raise ValueError(f"{name}: unknown parameter(s) {sorted(unknown)}; known: {sorted(known)}")
+        return self
+
+
+def expand_name(name: str) -> list[str]:
+    """A corruption name, or every corruption of a family or tag (``imagenet-c``, ``blur``...)."""
+    if name in ops.list_corruptions():
+        return [name]
+    members = ops.list_corruptions(tag=name)
+    if not members:
+        # get_corruption raises a KeyError that suggests close names
+        ops.get_corruption(name)
+    return members
+
+
+class S3Config(_Strict):
+    endpoint_url: str | None = Field(None, description="S3-compatible endpoint; default AWS or AWS_ENDPOINT_URL")
+    region: str | None = Field(None, description="default from AWS_REGION / AWS_DEFAULT_REGION")
+    addressing_style: Literal["auto", "path", "virtual"] = "auto"
+    retry_mode: Literal["standard", "adaptive"] = "standard"
+    max_attempts: int = Field(8, ge=1)
+    checksum_calculation: Literal["when_supported", "when_required"] = Field(
+        "when_supported", description="when_required for stores that reject boto3's CRC trailers")
+
+
+class OutputConfig(_Strict):
+    uri: str = Field("releases", description="local directory or s3://bucket/prefix")
+    format: Literal["jpg", "png"] = "jpg"
+    jpeg_quality: int = Field(85, ge=1, le=100)
+    max_shard_bytes: int = Field(4 * 1024**3, gt=0, description="a larger output shard fails loudly")
+
+
+class RunConfig(_Strict):
+    """How to execute; nothing here changes the bytes of a release."""
+
+    workers: int | None = Field(None, ge=1, description="actors; default: one per CPU (or per GPU)")
+    batch_size: int = Field(32, ge=1)
+    variants_per_unit: int = Field(8, ge=1, description="variants computed from one decode of a shard")
+    max_unit_failures: int = Field(3, ge=1, description="failures of one work unit before the job stops")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    threads_per_worker: int = Field(1, ge=1)
+
+
+class ReleaseConfig(_Strict):
+    name: str
+    version: str
+    seed: str = Field("0", description="release seed; per-sample seeds derive from it")
+    input: InputConfig
+    preprocess: PreprocessConfig = PreprocessConfig()
+    corruptions: list[CorruptionRequest] = Field(min_length=1)
+    output: OutputConfig = OutputConfig()
+    s3: S3Config = S3Config()
+    run: RunConfig = RunConfig()
+
+    @field_validator("name", "version")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not _SLUG.match(value):
+            raise ValueError(f"{value!r} must be letters, digits, '.', '_' or '-' (it becomes a path)")
+        return value
+
+    @field_validator("seed", mode="before")
+    @classmethod
+    def _seed_text(cls, value: Any) -> str:
+        return str(value)

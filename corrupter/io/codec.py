@@ -1,0 +1,85 @@
+"""Bytes <-> pixels: decoding with the conversions real datasets need, the ImageNet-C crop, encoding."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+from torchvision.transforms import InterpolationMode
+from torchvision.transforms import functional as TF
+
+IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "webp")
+
+
+class BadImage(ValueError):
+    """An image that cannot be used; the message is the reason recorded in the manifest."""
+
+
+def decode_image(data: bytes, max_pixels: int) -> Image.Image:
+    """Decode to an RGB PIL image, converting greyscale, palette, CMYK, alpha and 16-bit images.
+
+    Raises BadImage for undecodable bytes and for images over ``max_pixels`` (decompression bombs),
+    checked from the header before any pixel is decoded.
+    """
+    try:
+        image = Image.open(io.BytesIO(data))
+        width, height = image.size
+        if width * height > max_pixels:
+            raise BadImage(f"image of {width}x{height} pixels exceeds the limit of {max_pixels}")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image.load()
+    except BadImage:
+        raise
+    except Exception as exc:  # PIL raises many types for broken data
+        raise BadImage(f"undecodable image: {type(exc).__name__}: {exc}") from None
+    return _to_rgb(image)
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        # 16-bit / 32-bit greyscale: scale to 8 bits rather than clip (PIL's convert("L") clips).
+        array = np.asarray(image, dtype=np.float64)
+        peak = 65535.0 if image.mode.startswith("I;16") else max(float(array.max()), 1.0)
+        image = Image.fromarray(np.clip(array / peak * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        # Composite on white: alpha has no meaning to an RGB classifier, and white is what viewers show.
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    return image.convert("RGB")
+
+
+def imagenet_crop(image: Image.Image, resize: int | None, crop: int | None) -> torch.Tensor:
+    """ImageNet-C preprocessing: short side to ``resize`` (PIL bilinear), centre crop ``crop``.
+
+    Returns uint8 (3, H, W). Raises BadImage when the image is smaller than the crop.
+    """
+    if resize is not None:
+        image = TF.resize(image, resize, interpolation=InterpolationMode.BILINEAR)
+    if crop is not None:
+        if min(image.size) < crop:
+            raise BadImage(f"image of {image.size[0]}x{image.size[1]} is smaller than the {crop}x{crop} crop")
+        image = TF.center_crop(image, [crop, crop])
+    return torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1).contiguous()
+
+
+def encode_image(pixels: torch.Tensor, fmt: str, jpeg_quality: int = 85) -> bytes:
+    """Encode uint8 (3, H, W) as ``jpg`` (PIL, optimize=True, 4:2:0 as ImageNet-C) or ``png``."""
+    image = Image.fromarray(pixels.permute(1, 2, 0).cpu().numpy(), "RGB")
+    buffer = io.BytesIO()
+    if fmt == "jpg":
+        image.save(buffer, format="JPEG", quality=jpeg_quality, optimize=True)
+    elif fmt == "png":
+        image.save(buffer, format="PNG", optimize=False, compress_level=6)
+    else:
+        raise ValueError(f"unknown output format {fmt!r}; use jpg or png")
+    return buffer.getvalue()
+
+
+def decode_rgb_array(data: bytes) -> np.ndarray:
+    """Decode an encoded image to uint8 H x W x 3 (for previews and tests)."""
+    return np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB"))

@@ -1,0 +1,151 @@
+"""Where releases live: a local directory (the embedded default) or S3-compatible object storage.
+
+Both backends keep the same promises: a published object appears only complete (write-then-rename
+locally, one create-once PUT on S3), is never overwritten, and carries a known sha256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import BinaryIO, Iterator, Protocol
+
+
+class AlreadyExists(FileExistsError):
+    """A create-once write found the object already there."""
+
+
+class StorageError(RuntimeError):
+    """A storage operation failed; the message names the object and the cause."""
+
+
+class Storage(Protocol):
+    """A flat namespace of immutable objects under one root (a directory or an S3 prefix)."""
+
+    uri: str
+
+    def exists(self, rel: str) -> bool: ...
+    def read_bytes(self, rel: str) -> bytes: ...
+    def open_read(self, rel: str) -> BinaryIO: ...
+    def publish_file(self, local_path: str, rel: str, sha256: str) -> None: ...
+    def write_bytes(self, rel: str, data: bytes) -> None: ...
+    def list(self, prefix: str = "") -> Iterator[str]: ...
+    def delete(self, rels: list[str]) -> None: ...
+    def child(self, rel: str) -> "Storage": ...
+
+
+def sha256_file(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class LocalStorage:
+    """A directory; files are written to a temporary name in the same folder, then renamed."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        self.uri = str(self.root)
+
+    def _path(self, rel: str) -> Path:
+        return self.root / rel
+
+    def exists(self, rel: str) -> bool:
+        return self._path(rel).is_file()
+
+    def read_bytes(self, rel: str) -> bytes:
+        try:
+            return self._path(rel).read_bytes()
+        except FileNotFoundError:
+            raise StorageError(f"{self._path(rel)}: not found") from None
+
+    def open_read(self, rel: str) -> BinaryIO:
+        try:
+            return open(self._path(rel), "rb")
+        except FileNotFoundError:
+            raise StorageError(f"{self._path(rel)}: not found") from None
+
+    def publish_file(self, local_path: str, rel: str, sha256: str) -> None:
+        target = self._path(rel)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            raise AlreadyExists(f"{target} already exists")
+        staged = tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", delete=False)
+        staged.close()
+        shutil.copyfile(local_path, staged.name)
+        if sha256_file(staged.name) != sha256:
+            os.unlink(staged.name)
+            raise StorageError(f"{target}: staged copy does not match sha256 {sha256}")
+        _link_once(staged.name, target)
+
+    def write_bytes(self, rel: str, data: bytes) -> None:
+        target = self._path(rel)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", delete=False) as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        _link_once(fh.name, target)
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        base = self._path(prefix)
+        if not base.exists():
+            return
+        for path in sorted(base.rglob("*") if base.is_dir() else [base]):
+            if path.is_file() and not path.name.startswith("."):
+                yield path.relative_to(self.root).as_posix()
+
+    def delete(self, rels: list[str]) -> None:
+        for rel in rels:
+            path = self._path(rel)
+            path.unlink(missing_ok=True)
+            for parent in path.parents:  # drop folders the deletions emptied, up to the root
+                if parent == self.root or not parent.is_relative_to(self.root) or any(parent.iterdir()):
+                    break
+                parent.rmdir()
+
+    def child(self, rel: str) -> "LocalStorage":
+        return LocalStorage(self.root / rel)
+
+
+def _link_once(staged: str, target: Path) -> None:
+    """Atomically give ``staged`` the name ``target`` unless ``target`` exists (create-once)."""
+    os.chmod(staged, 0o444)
+    try:
+        os.link(staged, target)  # fails if the target exists, unlike rename
+    except FileExistsError:
+        raise AlreadyExists(f"{target} already exists") from None
+    finally:
+        os.unlink(staged)
+
+
+def is_s3_uri(uri: str) -> bool:
+    return uri.startswith("s3://")
+
+
+def open_storage(uri: str, s3_options: object | None = None) -> Storage:
+    """A Storage for a local path or an ``s3://bucket/prefix`` URI."""
+    if is_s3_uri(uri):
+        from .s3 import S3Storage  # boto3 is imported only when S3 is used
+
+        return S3Storage.from_uri(uri, s3_options)
+    return LocalStorage(uri)
+
+
+def open_input(uri: str, s3_options: object | None = None) -> BinaryIO:
+    """A readable stream of an input shard, local or on S3 (streamed, never copied whole)."""
+    if is_s3_uri(uri):
+        from .s3 import open_s3_object
+
+        return open_s3_object(uri, s3_options)
+    try:
+        return open(uri, "rb")
+    except FileNotFoundError:
+        raise StorageError(f"input shard {uri}: not found") from None
+    except IsADirectoryError:
+        raise StorageError(f"input shard {uri}: is a directory, not a tar file") from None

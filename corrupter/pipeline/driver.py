@@ -1,0 +1,114 @@
+"""The job: plan, skip what is done, run the rest on a pool of Ray actors, then write the manifest."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..config import ReleaseConfig, config_digest, release_identity
+from ..io.manifest import MANIFEST, build_manifest, dump_manifest
+from ..io.storage import AlreadyExists, Storage, StorageError
+from ..seeding import SEED_SCHEME
+from .plan import WorkUnit, plan_units
+from .worker import RECEIPTS, receipt_path, release_storage
+
+log = logging.getLogger(__name__)
+
+CONFIG_MARKER = "_work/config.json"
+
+
+class ReleaseExistsError(RuntimeError):
+    """The release already has a manifest: releases are immutable."""
+
+
+class JobFailed(RuntimeError):
+    """A work unit failed too often; the message names the unit and the last error."""
+
+
+@dataclass
+class Summary:
+    release: str
+    images: int = 0
+    shards: int = 0
+    skipped_units: int = 0
+    units: int = 0
+    quarantined: int = 0
+    seconds: float = 0.0
+    workers: int = 0
+    device: str = "cpu"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def images_per_second(self) -> float:
+        return self.images / self.seconds if self.seconds else 0.0
+
+
+def claim_release(config: ReleaseConfig, release: Storage) -> None:
+    """Refuse a finished release; record this config's digest on a new one, or check it on resume."""
+    if release.exists(MANIFEST):
+        raise ReleaseExistsError(
+            f"{release.uri} is a finished release (it has a {MANIFEST}); releases are immutable: "
+            f"choose a new version")
+    digest = config_digest(config)
+    marker = json.dumps({"config_digest": digest}, sort_keys=True).encode()
+    try:
+        release.write_bytes(CONFIG_MARKER, marker)
+    except AlreadyExists:
+        existing = json.loads(release.read_bytes(CONFIG_MARKER))
+        if existing.get("config_digest") != digest:
+            raise ReleaseExistsError(
+                f"{release.uri} is an unfinished release of a different config "
+                f"({existing.get('config_digest')}, this one is {digest}); rerun the original config to "
+                f"finish it, or choose a new version") from None
+
+
+def completed_receipts(release: Storage, units: list[WorkUnit]) -> dict[str, dict[str, Any]]:
+    """Receipts of shards that exist and whose bytes still match (a resumed job skips those)."""
+    wanted = {o.path for u in units for o in u.outputs}
+    done: dict[str, dict[str, Any]] = {}
+    for rel in release.list(RECEIPTS):
+        receipt = json.loads(release.read_bytes(rel))
+        path = receipt.get("path")
+        if path not in wanted or rel != receipt_path(path):
+            continue
+        try:
+            data = release.read_bytes(path)
+        except StorageError:
+            continue
+        if hashlib.sha256(data).hexdigest() == receipt["sha256"]:
+            done[path] = receipt
+        else:
+            log.warning("%s does not match its receipt; it will be redone", path)
+    return done
+
+
+def run_release(config: ReleaseConfig, *, address: str | None = None, progress: bool = True,
+                on_unit: Callable[[WorkUnit], None] | None = None) -> Summary:
+    """Build the release described by ``config``; resumes an unfinished one."""
+    from .ray_pool import run_units  # Ray is imported only when a job actually runs
+
+    start = time.perf_counter()
+    release = release_storage(config)
+    claim_release(config, release)
+    units = plan_units(config)
+    done = completed_receipts(release, units)
+    pending = [u for u in units if not all(o.path in done for o in u.outputs)]
+    summary = Summary(release=release.uri, units=len(units), skipped_units=len(units) - len(pending))
+    if pending:
+        log.info("%d of %d units to run (%d done earlier)", len(pending), len(units), summary.skipped_units)
+        run_units(config, pending, summary, done, address=address, progress=progress)
+    receipts = [done[o.path] for u in units for o in u.outputs]
+    manifest = build_manifest(
+        name=config.name, version=config.version, config=release_identity(config),
+        digest=config_digest(config), seed_scheme=SEED_SCHEME, device_type=summary.device,
+        receipts=receipts)
+    release.write_bytes(MANIFEST, dump_manifest(manifest))
+    release.delete(list(release.list("_work")))
+    summary.shards = manifest["totals"]["shards"]
+    summary.quarantined = manifest["totals"]["source_samples_quarantined"]
+    summary.seconds = time.perf_counter() - start
+    return summary

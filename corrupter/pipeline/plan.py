@@ -1,0 +1,105 @@
+"""Config -> variants -> work units. Pure: no IO, no Ray."""
+
+from __future__ import annotations
+
+import itertools
+import posixpath
+from dataclasses import dataclass
+from typing import Any
+
+from .. import ops
+from ..config import ReleaseConfig, expand_name
+from ..io.shards import expand_shard_patterns
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One output variant of one corruption: a severity (name ``1``..``5``) or explicit parameters."""
+
+    corruption: str
+    name: str
+    params: tuple[tuple[str, Any], ...]
+    severity: int | None = None
+
+    @property
+    def param_dict(self) -> dict[str, Any]:
+        return dict(self.params)
+
+
+@dataclass(frozen=True)
+class OutputShard:
+    variant: Variant
+    path: str  # relative to the release root
+
+
+@dataclass(frozen=True)
+class WorkUnit:
+    """One input shard decoded once and fanned out to a group of variants."""
+
+    unit_id: str
+    source: str
+    source_index: int
+    outputs: tuple[OutputShard, ...]
+
+
+def variant_slug(params: dict[str, Any]) -> str:
+    """A readable, path-safe name for explicit parameters: ``i8_j-3_norm15.7``."""
+    def fmt(value: Any) -> str:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, (list, tuple)):
+            return "x".join(fmt(v) for v in value)
+        return str(value).replace("/", "-").replace(" ", "")
+    return "_".join(f"{k}{fmt(v)}" for k, v in sorted(params.items()))
+
+
+def _frozen(params: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in params.items()))
+
+
+def plan_variants(config: ReleaseConfig) -> list[Variant]:
+    """Every (corruption, variant) the config asks for, in config order, duplicates refused."""
+    variants: list[Variant] = []
+    for request in config.corruptions:
+        for name in expand_name(request.name):
+            spec = ops.get_corruption(name)
+            if request.grid:
+                keys = sorted(request.grid)
+                for combo in itertools.product(*(request.grid[k] for k in keys)):
+                    params = spec.params(None, **{**request.params, **dict(zip(keys, combo))})
+                    explicit = {**request.params, **dict(zip(keys, combo))}
+                    variants.append(Variant(name, variant_slug(explicit), _frozen(params)))
+            elif request.params and not request.severities:
+                params = spec.params(None, **request.params)
+                variants.append(Variant(name, variant_slug(request.params), _frozen(params)))
+            else:
+                for severity in request.severities or [1, 2, 3, 4, 5]:
+                    params = spec.params(severity, **request.params)
+                    suffix = f"-{variant_slug(request.params)}" if request.params else ""
+                    variants.append(Variant(name, f"{severity}{suffix}", _frozen(params), severity))
+    seen: set[tuple[str, str]] = set()
+    for v in variants:
+        if (v.corruption, v.name) in seen:
+            raise ValueError(f"variant {v.corruption}/{v.name} is requested twice")
+        seen.add((v.corruption, v.name))
+    return variants
+
+
+def output_path(variant: Variant, split: str, source_index: int) -> str:
+    return posixpath.join(variant.corruption, variant.name, f"{split}-{source_index:06d}.tar")
+
+
+def plan_units(config: ReleaseConfig) -> list[WorkUnit]:
+    """One unit per (input shard, group of ``variants_per_unit`` variants), in a stable order."""
+    sources = expand_shard_patterns(config.input.shards)
+    if len(set(sources)) != len(sources):
+        raise ValueError("an input shard is listed twice")
+    variants = plan_variants(config)
+    group = config.run.variants_per_unit
+    units = []
+    for index, source in enumerate(sources):
+        for start in range(0, len(variants), group):
+            outputs = tuple(OutputShard(v, output_path(v, config.input.split, index))
+                            for v in variants[start:start + group])
+            units.append(WorkUnit(f"{index:06d}-{start // group:04d}", source, index, outputs))
+    return units

@@ -1,0 +1,108 @@
+"""Run work units on a pool of Ray actors, with retries and a clear stop after repeated failure."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import ray
+from ray.exceptions import RayActorError, RayError, RayTaskError
+from tqdm import tqdm
+
+from ..config import ReleaseConfig
+from .plan import WorkUnit
+from .worker import ShardWorker, UnitReport
+
+log = logging.getLogger(__name__)
+
+
+@ray.remote(max_restarts=-1, max_task_retries=0)
+class ShardActor:
+    """A Ray actor around ShardWorker: assets and device set up once, then many units."""
+
+    def __init__(self, config_json: dict[str, Any], device: str) -> None:
+        from ..config import ReleaseConfig as _Config
+
+        self.worker = ShardWorker(_Config.model_validate(config_json), device)
+
+    def run(self, unit: WorkUnit) -> UnitReport:
+        return self.worker.run(unit)
+
+    def device(self) -> str:
+        return self.worker.device.type
+
+
+def _connect(address: str | None) -> None:
+    if ray.is_initialized():
+        return
+    ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING,
+             log_to_driver=True, configure_logging=True)
+
+
+def _pool_shape(config: ReleaseConfig) -> tuple[int, float, float, str]:
+    """(actors, CPUs per actor, GPUs per actor, device) from the cluster's resources."""
+    resources = ray.cluster_resources()
+    gpus = int(resources.get("GPU", 0))
+    threads = config.run.threads_per_worker
+    use_gpu = config.run.device == "cuda" or (config.run.device == "auto" and gpus > 0)
+    if use_gpu:
+        workers = config.run.workers or max(gpus, 1)
+        return workers, threads, max(gpus, 1) / workers if gpus else 0, "cuda"
+    cpus = max(int(resources.get("CPU", 1)), 1)
+    return config.run.workers or max(cpus // threads, 1), threads, 0, "cpu"
+
+
+def run_units(config: ReleaseConfig, units: list[WorkUnit], summary: Any, done: dict[str, dict],
+              *, address: str | None, progress: bool) -> None:
+    """Run ``units`` to completion; record receipts in ``done``. Raises JobFailed after
+    ``run.max_unit_failures`` failures of one unit."""
+    from .driver import JobFailed
+
+    _connect(address)
+    workers, cpus, gpus, device = _pool_shape(config)
+    workers = min(workers, len(units))
+    config_json = config.model_dump(mode="json")
+    actors = [ShardActor.options(num_cpus=cpus, num_gpus=gpus).remote(config_json, device)
+              for _ in range(workers)]
+    summary.workers, summary.device = workers, device
+    queue = list(units)
+    failures: dict[str, int] = {}
+    running: dict[Any, tuple[Any, WorkUnit]] = {}
+    bar = tqdm(total=len(units), unit="unit", desc="corrupting", disable=not progress, dynamic_ncols=True)
+    try:
+        idle = list(actors)
+        while queue or running:
+            while queue and idle:
+                actor, unit = idle.pop(), queue.pop(0)
+                running[actor.run.remote(unit)] = (actor, unit)
+            ready, _ = ray.wait(list(running), num_returns=1)
+            ref = ready[0]
+            actor, unit = running.pop(ref)
+            try:
+                report: UnitReport = ray.get(ref)
+            except (RayActorError, RayTaskError, RayError) as exc:
+                failures[unit.unit_id] = failures.get(unit.unit_id, 0) + 1
+                if failures[unit.unit_id] >= config.run.max_unit_failures:
+                    raise JobFailed(
+                        f"work unit {unit.unit_id} (input {unit.source}) failed "
+                        f"{failures[unit.unit_id]} times; last error: {_short(exc)}. Completed units are "
+                        f"kept: rerun the same command to resume.") from None
+                log.warning("unit %s failed (%s); retrying", unit.unit_id, _short(exc))
+                queue.insert(0, unit)
+                idle.append(actor)  # a dead actor is restarted by Ray (max_restarts=-1)
+                continue
+            for receipt in report.receipts:
+                done[receipt["path"]] = receipt
+            summary.images += report.images
+            bar.update(1)
+            bar.set_postfix(images=summary.images)
+            idle.append(actor)
+    finally:
+        bar.close()
+        for actor in actors:
+            ray.kill(actor, no_restart=True)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[-1] if text else type(exc).__name__

@@ -1,0 +1,220 @@
+"""The work of one unit, as a plain class (no Ray): read -> decode -> corrupt -> encode -> publish.
+
+The driver wraps it in a Ray actor; tests and debugging can call it directly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import posixpath
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import torch
+
+from .. import ops
+from ..config import ReleaseConfig
+from ..io.assets import load_assets
+from ..io.codec import BadImage, decode_image, encode_image, imagenet_crop
+from ..io.shards import HashingReader, ParsedSample, RawSample, Rejected, iter_samples, parse_sample, safe_key
+from ..io.storage import AlreadyExists, Storage, StorageError, open_input, open_storage, sha256_file
+from ..io.tarwriter import DeterministicTarWriter
+from ..seeding import derive_seed, make_generator
+from .plan import OutputShard, WorkUnit
+
+log = logging.getLogger(__name__)
+
+RECEIPTS = "_work/receipts"
+
+
+def receipt_path(shard_path: str) -> str:
+    return posixpath.join(RECEIPTS, shard_path + ".json")
+
+
+def release_storage(config: ReleaseConfig) -> Storage:
+    return open_storage(config.output.uri, config.s3).child(f"{config.name}/{config.version}")
+
+
+def release_seed(config: ReleaseConfig) -> str:
+    return f"{config.name}#{config.seed}"
+
+
+def pick_device(requested: str) -> torch.device:
+    if requested == "cuda" or (requested == "auto" and torch.cuda.is_available()):
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+@dataclass
+class _Input:
+    key: str
+    label: int
+    source_key: str
+    pixels: torch.Tensor  # uint8 (3, H, W)
+
+
+@dataclass
+class _Output:
+    shard: OutputShard
+    tmp_path: str
+    writer: DeterministicTarWriter
+    fileobj: Any
+    samples: int = 0
+
+
+@dataclass
+class UnitReport:
+    receipts: list[dict[str, Any]] = field(default_factory=list)
+    images: int = 0
+    seconds: float = 0.0
+
+
+class ShardWorker:
+    """Computes work units of one release; holds the device, the assets and the release storage."""
+
+    def __init__(self, config: ReleaseConfig, device: str | None = None) -> None:
+        self.config = config
+        self.device = pick_device(device or config.run.device)
+        torch.set_num_threads(config.run.threads_per_worker)
+        self.release = release_storage(config)
+        self._assets: dict[str, Any] = {}
+
+    def run(self, unit: WorkUnit) -> UnitReport:
+        start = time.perf_counter()
+        report = UnitReport()
+        with tempfile.TemporaryDirectory(prefix="corrupter-") as staging:
+            outputs = [self._open_output(shard, staging) for shard in unit.outputs]
+            try:
+                read, quarantined, source = self._process(unit, outputs, report)
+            finally:
+                for out in outputs:
+                    out.writer.close()
+                    out.fileobj.close()
+            for out in outputs:
+                report.receipts.append(self._publish(out, unit, source, read, quarantined))
+        report.seconds = time.perf_counter() - start
+        log.info("unit %s: %d images, %d shards, %.2fs", unit.unit_id, report.images, len(outputs), report.seconds)
+        return report
+
+    def _open_output(self, shard: OutputShard, staging: str) -> _Output:
+        path = os.path.join(staging, shard.path.replace("/", "__"))
+        fileobj = open(path, "wb")
+        return _Output(shard, path, DeterministicTarWriter(fileobj), fileobj)
+
+    def _process(self, unit: WorkUnit, outputs: list[_Output], report: UnitReport):
+        quarantined: list[dict[str, str]] = []
+        read = 0
+        with open_input(unit.source, self.config.s3) as raw:
+            stream = HashingReader(raw)
+            for batch in self._batches(stream, unit.source, quarantined):
+                read += len(batch)
+                for out in outputs:
+                    self._corrupt_batch(batch, out, unit)
+                report.images += len(batch) * len(outputs)
+            stream.drain()
+        read += len(quarantined)
+        source = {"uri": unit.source, "sha256": stream.sha256.hexdigest(), "bytes": stream.bytes}
+        return read, quarantined, source
+
+    def _batches(self, stream: HashingReader, source: str, quarantined: list) -> Iterator[list[_Input]]:
+        """Decoded, cropped samples in input order, batched by equal shape."""
+        batch: list[_Input] = []
+        seen: set[str] = set()
+        for item in iter_samples(stream, source):
+            sample = self._prepare(item, seen, quarantined)
+            if sample is None:
+                continue
+            if batch and (len(batch) >= self.config.run.batch_size or batch[0].pixels.shape != sample.pixels.shape):
+                yield batch
+                batch = []
+            batch.append(sample)
+        if batch:
+            yield batch
+
+    def _prepare(self, item: RawSample | Rejected, seen: set[str], quarantined: list) -> _Input | None:
+        if isinstance(item, Rejected):
+            quarantined.append({"key": item.key, "reason": item.reason})
+            return None
+        try:
+            parsed: ParsedSample = parse_sample(item)
+            key = safe_key(parsed.key)
+            if key in seen:
+                raise ValueError(f"output key {key!r} collides with an earlier sample's key")
+            pre = self.config.preprocess
+            pixels = imagenet_crop(decode_image(parsed.image_bytes, pre.max_pixels), pre.resize, pre.crop)
+        except (BadImage, ValueError) as exc:
+            quarantined.append({"key": item.key, "reason": str(exc)})
+            return None
+        seen.add(key)
+        return _Input(key, parsed.label, parsed.key, pixels)
+
+    def _corrupt_batch(self, batch: list[_Input], out: _Output, unit: WorkUnit) -> None:
+        variant = out.shard.variant
+        spec = ops.get_corruption(variant.corruption)
+        params = variant.param_dict
+        seeds = [derive_seed(release_seed(self.config), s.key, variant.corruption, variant.name) for s in batch]
+        images = torch.stack([s.pixels for s in batch]).to(self.device).float() / 255
+        corrupted, draws = ops.apply_batch(spec, images, params, [make_generator(s) for s in seeds],
+                                           self._assets_for(spec))
+        pixels = ops.quantize_uint8(corrupted).cpu()
+        fmt = self.config.output.format
+        for i, sample in enumerate(batch):
+            meta = {
+                "corruption": variant.corruption, "variant": variant.name, "severity": variant.severity,
+                "params": params, "sampled": ops.recordable_draws(draws, i), "seed": seeds[i],
+                "label": sample.label,
+                "source": {"shard": posixpath.basename(unit.source), "key": sample.source_key},
+            }
+            out.writer.write(sample.key, {
+                fmt: encode_image(pixels[i], fmt, self.config.output.jpeg_quality),
+                "cls": str(sample.label).encode(),
+                "json": json.dumps(meta, sort_keys=True, separators=(",", ":")).encode(),
+            })
+            out.samples += 1
+
+    def _assets_for(self, spec: ops.CorruptionSpec) -> dict[str, Any]:
+        missing = [a for a in spec.assets if a not in self._assets]
+        if missing:
+            loaded = load_assets(missing)
+            self._assets.update({k: _to_device(v, self.device) for k, v in loaded.items()})
+        return self._assets
+
+    def _publish(self, out: _Output, unit: WorkUnit, source: dict, read: int, quarantined: list) -> dict:
+        size = os.path.getsize(out.tmp_path)
+        if size > self.config.output.max_shard_bytes:
+            raise StorageError(f"{out.shard.path}: {size} bytes exceed output.max_shard_bytes "
+                               f"({self.config.output.max_shard_bytes}); split the input shard")
+        digest = sha256_file(out.tmp_path)
+        variant = out.shard.variant
+        receipt = {
+            "path": out.shard.path, "corruption": variant.corruption, "variant": variant.name,
+            "severity": variant.severity, "params": variant.param_dict, "source": source,
+            "sha256": digest, "bytes": size, "samples": out.samples, "samples_read": read,
+            "quarantined": quarantined,
+        }
+        try:
+            self.release.publish_file(out.tmp_path, out.shard.path, digest)
+        except AlreadyExists:
+            # A retried unit whose earlier attempt published this shard: fine if the bytes agree.
+            existing = self.release.read_bytes(out.shard.path)
+            if hashlib.sha256(existing).hexdigest() != digest:
+                raise StorageError(f"{out.shard.path} exists with different content; the release "
+                                   f"directory holds output of another config") from None
+        try:
+            self.release.write_bytes(receipt_path(out.shard.path), json.dumps(receipt, sort_keys=True).encode())
+        except AlreadyExists:
+            pass
+        return receipt
+
+
+def _to_device(value: Any, device: torch.device) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.to(device)
+    if isinstance(value, (tuple, list)):
+        return type(value)(_to_device(v, device) for v in value)
+    return value
