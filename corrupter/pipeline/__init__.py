@@ -1,0 +1,1 @@
+"""Planning (pure), the Ray-agnostic worker, and the Ray driver."""
