@@ -22,6 +22,10 @@ class StorageError(RuntimeError):
     """A storage operation failed; the message names the object and the cause."""
 
 
+class NotFound(StorageError):
+    """The object does not exist (as opposed to: it could not be read, e.g. access denied)."""
+
+
 class Storage(Protocol):
     """A flat namespace of immutable objects under one root (a directory or an S3 prefix)."""
 
@@ -62,13 +66,13 @@ class LocalStorage:
         try:
             return self._path(rel).read_bytes()
         except FileNotFoundError:
-            raise StorageError(f"{self._path(rel)}: not found") from None
+            raise NotFound(f"{self._path(rel)}: not found") from None
 
     def open_read(self, rel: str) -> BinaryIO:
         try:
             return open(self._path(rel), "rb")
         except FileNotFoundError:
-            raise StorageError(f"{self._path(rel)}: not found") from None
+            raise NotFound(f"{self._path(rel)}: not found") from None
 
     def publish_file(self, local_path: str, rel: str, sha256: str) -> None:
         target = self._path(rel)
