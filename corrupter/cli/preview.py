@@ -9,7 +9,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 from ..config import validate_config
-from ..io.codec import decode_image, imagenet_crop
+from ..io.codec import prepare_image
 from ..io.manifest import load_manifest
 from ..io.shards import HashingReader, Rejected, iter_samples, parse_sample, safe_key
 from ..io.storage import open_input, open_storage
@@ -38,8 +38,7 @@ def _clean_images(manifest: dict, keys_wanted: int) -> tuple[list[str], dict[str
                 continue
             try:
                 parsed = parse_sample(item)
-                pre = config.preprocess
-                pixels = imagenet_crop(decode_image(parsed.image_bytes, pre.max_pixels), pre.resize, pre.crop)
+                pixels = prepare_image(parsed.image_bytes, config.preprocess)
             except ValueError:
                 continue
             key = safe_key(parsed.key)

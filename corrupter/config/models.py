@@ -32,6 +32,7 @@ class PreprocessConfig(_Strict):
     resize: int | None = Field(256, gt=0, description="short side after resize (PIL bilinear); null: none")
     crop: int | None = Field(224, gt=0, description="centre crop side; null: none")
     max_pixels: int = Field(89_478_485, gt=0, description="larger images are quarantined (decompression bombs)")
+    min_side: int = Field(32, gt=0, description="images with a shorter side are quarantined as too small")
 
 
 class CorruptionRequest(_Strict):

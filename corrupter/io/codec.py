@@ -53,11 +53,14 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def imagenet_crop(image: Image.Image, resize: int | None, crop: int | None) -> torch.Tensor:
+def imagenet_crop(image: Image.Image, resize: int | None, crop: int | None, min_side: int = 1) -> torch.Tensor:
     """ImageNet-C preprocessing: short side to ``resize`` (PIL bilinear), centre crop ``crop``.
 
-    Returns uint8 (3, H, W). Raises BadImage when the image is smaller than the crop.
+    Returns uint8 (3, H, W). Raises BadImage when the image's short side is below ``min_side``
+    (upsampling a thumbnail is not a test image) or, without resize, smaller than the crop.
     """
+    if min(image.size) < min_side:
+        raise BadImage(f"image of {image.size[0]}x{image.size[1]} is below the minimum side of {min_side} pixels")
     if resize is not None:
         image = TF.resize(image, resize, interpolation=InterpolationMode.BILINEAR)
     if crop is not None:
@@ -83,3 +86,9 @@ def encode_image(pixels: torch.Tensor, fmt: str, jpeg_quality: int = 85) -> byte
 def decode_rgb_array(data: bytes) -> np.ndarray:
     """Decode an encoded image to uint8 H x W x 3 (for previews and tests)."""
     return np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB"))
+
+
+def prepare_image(data: bytes, preprocess) -> torch.Tensor:
+    """Decode and crop one input image per a PreprocessConfig; uint8 (3, H, W). Raises BadImage."""
+    image = decode_image(data, preprocess.max_pixels)
+    return imagenet_crop(image, preprocess.resize, preprocess.crop, preprocess.min_side)

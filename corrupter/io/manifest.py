@@ -9,7 +9,7 @@ import platform
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from .storage import Storage, StorageError
+from .storage import NotFound, Storage, StorageError
 
 MANIFEST = "manifest.json"
 FORMAT = "corrupter-release/1"
@@ -38,7 +38,8 @@ def build_manifest(*, name: str, version: str, config: dict[str, Any], digest: s
                       | {"source": {"uri": r["source"]["uri"], "sha256": r["source"]["sha256"]}})
         src = r["source"]["uri"]
         sources[src] = {"uri": src, "sha256": r["source"]["sha256"], "bytes": r["source"]["bytes"],
-                        "samples_read": r["samples_read"], "samples_quarantined": len(r["quarantined"])}
+                        "samples_read": r["samples_read"], "samples_quarantined": len(r["quarantined"]),
+                        "errors": r["source"].get("errors", [])}
         for q in r["quarantined"]:
             quarantined[(src, q["key"], q["reason"])] = {"source": src, "key": q["key"], "reason": q["reason"]}
     for s in sources.values():
@@ -74,7 +75,7 @@ def dump_manifest(manifest: dict[str, Any]) -> bytes:
 def load_manifest(release: Storage) -> dict[str, Any]:
     try:
         data = release.read_bytes(MANIFEST)
-    except StorageError:
+    except NotFound:
         raise StorageError(f"{release.uri}: no {MANIFEST} (not a finished release)") from None
     try:
         manifest = json.loads(data)

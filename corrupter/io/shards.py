@@ -78,6 +78,7 @@ def iter_samples(stream: HashingReader, source: str) -> Iterator[RawSample | Rej
     """
     seen: set[str] = set()
     current: RawSample | None = None
+    reading = ""  # key of the member being read, for a truncation in the middle of it
     try:
         tar = tarfile.open(fileobj=stream, mode="r|*")  # type: ignore[arg-type]
     except tarfile.TarError as exc:
@@ -94,9 +95,12 @@ def iter_samples(stream: HashingReader, source: str) -> Iterator[RawSample | Rej
             if parts is None:
                 continue  # files without an extension carry no sample data (e.g. READMEs)
             key, ext = parts
+            reading = key
             data = tar.extractfile(info).read()  # type: ignore[union-attr]
+            reading = ""
             if current is not None and key == current.key:
                 if ext in current.members:
+                    current = None  # which copy is meant is unknowable: the sample is set aside
                     yield Rejected(key, f"duplicate member {key}.{ext} in one sample")
                     continue
                 current.members[ext] = data
@@ -111,9 +115,11 @@ def iter_samples(stream: HashingReader, source: str) -> Iterator[RawSample | Rej
             seen.add(key)
             current = RawSample(key, {ext: data})
     except (tarfile.TarError, EOFError, OSError) as exc:
-        if current is not None:
-            yield Rejected(current.key, f"shard truncated or corrupt inside this sample ({exc})")
-            current = None
+        if current is not None and current.key != reading:
+            yield current  # complete: the break came in the next sample
+        if reading:
+            yield Rejected(reading, f"shard truncated or corrupt inside this sample ({exc})")
+        current = None
         yield Rejected("", f"shard truncated or corrupt; reading stopped here ({type(exc).__name__}: {exc})")
     if current is not None:
         yield current

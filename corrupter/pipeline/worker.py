@@ -20,7 +20,7 @@ import torch
 from .. import ops
 from ..config import ReleaseConfig
 from ..io.assets import load_assets
-from ..io.codec import BadImage, decode_image, encode_image, imagenet_crop
+from ..io.codec import BadImage, encode_image, prepare_image
 from ..io.shards import HashingReader, ParsedSample, RawSample, Rejected, iter_samples, parse_sample, safe_key
 from ..io.storage import AlreadyExists, Storage, StorageError, open_input, open_storage, sha256_file
 from ..io.tarwriter import DeterministicTarWriter
@@ -68,6 +68,15 @@ class _Output:
 
 
 @dataclass
+class _ReadState:
+    """What reading one input shard found: samples read, samples set aside, shard-level errors."""
+
+    read: int = 0
+    quarantined: list[dict[str, str]] = field(default_factory=list)
+    shard_errors: list[str] = field(default_factory=list)
+
+
+@dataclass
 class UnitReport:
     receipts: list[dict[str, Any]] = field(default_factory=list)
     images: int = 0
@@ -107,26 +116,26 @@ class ShardWorker:
         return _Output(shard, path, DeterministicTarWriter(fileobj), fileobj)
 
     def _process(self, unit: WorkUnit, outputs: list[_Output], report: UnitReport):
-        quarantined: list[dict[str, str]] = []
-        read = 0
+        state = _ReadState()
         with open_input(unit.source, self.config.s3) as raw:
             stream = HashingReader(raw)
-            for batch in self._batches(stream, unit.source, quarantined):
-                read += len(batch)
+            for batch in self._batches(stream, unit.source, state):
+                state.read += len(batch)
                 for out in outputs:
                     self._corrupt_batch(batch, out, unit)
                 report.images += len(batch) * len(outputs)
             stream.drain()
-        read += len(quarantined)
-        source = {"uri": unit.source, "sha256": stream.sha256.hexdigest(), "bytes": stream.bytes}
-        return read, quarantined, source
+        state.read += len(state.quarantined)
+        source = {"uri": unit.source, "sha256": stream.sha256.hexdigest(), "bytes": stream.bytes,
+                  "errors": state.shard_errors}
+        return state.read, state.quarantined, source
 
-    def _batches(self, stream: HashingReader, source: str, quarantined: list) -> Iterator[list[_Input]]:
+    def _batches(self, stream: HashingReader, source: str, state: "_ReadState") -> Iterator[list[_Input]]:
         """Decoded, cropped samples in input order, batched by equal shape."""
         batch: list[_Input] = []
         seen: set[str] = set()
         for item in iter_samples(stream, source):
-            sample = self._prepare(item, seen, quarantined)
+            sample = self._prepare(item, seen, state)
             if sample is None:
                 continue
             if batch and (len(batch) >= self.config.run.batch_size or batch[0].pixels.shape != sample.pixels.shape):
@@ -136,19 +145,21 @@ class ShardWorker:
         if batch:
             yield batch
 
-    def _prepare(self, item: RawSample | Rejected, seen: set[str], quarantined: list) -> _Input | None:
+    def _prepare(self, item: RawSample | Rejected, seen: set[str], state: "_ReadState") -> _Input | None:
         if isinstance(item, Rejected):
-            quarantined.append({"key": item.key, "reason": item.reason})
+            if item.key:
+                state.quarantined.append({"key": item.key, "reason": item.reason})
+            else:
+                state.shard_errors.append(item.reason)
             return None
         try:
             parsed: ParsedSample = parse_sample(item)
             key = safe_key(parsed.key)
             if key in seen:
                 raise ValueError(f"output key {key!r} collides with an earlier sample's key")
-            pre = self.config.preprocess
-            pixels = imagenet_crop(decode_image(parsed.image_bytes, pre.max_pixels), pre.resize, pre.crop)
+            pixels = prepare_image(parsed.image_bytes, self.config.preprocess)
         except (BadImage, ValueError) as exc:
-            quarantined.append({"key": item.key, "reason": str(exc)})
+            state.quarantined.append({"key": item.key, "reason": str(exc)})
             return None
         seen.add(key)
         return _Input(key, parsed.label, parsed.key, pixels)
