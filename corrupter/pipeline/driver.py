@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..config import ReleaseConfig, config_digest, release_identity
 from ..io.manifest import MANIFEST, build_manifest, dump_manifest
-from ..io.storage import AlreadyExists, Storage, StorageError
+from ..io.storage import AlreadyExists, Storage, StorageError, is_s3_uri
 from ..seeding import SEED_SCHEME
 from .plan import WorkUnit, plan_units
 from .worker import RECEIPTS, receipt_path, release_storage
@@ -86,6 +87,14 @@ def completed_receipts(release: Storage, units: list[WorkUnit]) -> dict[str, dic
     return done
 
 
+def check_inputs(units: list[WorkUnit]) -> None:
+    """Fail before any work if a local input shard is missing (S3 inputs are checked when read)."""
+    missing = sorted({u.source for u in units if not is_s3_uri(u.source) and not os.path.isfile(u.source)})
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise StorageError(f"input shard(s) not found: {shown}")
+
+
 def run_release(config: ReleaseConfig, *, address: str | None = None, progress: bool = True,
                 on_unit: Callable[[WorkUnit], None] | None = None) -> Summary:
     """Build the release described by ``config``; resumes an unfinished one."""
@@ -95,6 +104,7 @@ def run_release(config: ReleaseConfig, *, address: str | None = None, progress: 
     release = release_storage(config)
     claim_release(config, release)
     units = plan_units(config)
+    check_inputs(units)
     done = completed_receipts(release, units)
     pending = [u for u in units if not all(o.path in done for o in u.outputs)]
     summary = Summary(release=release.uri, units=len(units), skipped_units=len(units) - len(pending))

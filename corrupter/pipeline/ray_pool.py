@@ -10,6 +10,8 @@ from ray.exceptions import RayActorError, RayError, RayTaskError
 from tqdm import tqdm
 
 from ..config import ReleaseConfig
+from ..io.shards import ShardReadError
+from ..io.storage import StorageError
 from .plan import WorkUnit
 from .worker import ShardWorker, UnitReport
 
@@ -68,28 +70,42 @@ def run_units(config: ReleaseConfig, units: list[WorkUnit], summary: Any, done: 
     queue = list(units)
     failures: dict[str, int] = {}
     running: dict[Any, tuple[Any, WorkUnit]] = {}
+    recovering: dict[Any, Any] = {}  # ping -> actor: a failed actor is reused only once it answers
+    idle = list(actors)
     bar = tqdm(total=len(units), unit="unit", desc="corrupting", disable=not progress, dynamic_ncols=True)
     try:
-        idle = list(actors)
         while queue or running:
             while queue and idle:
                 actor, unit = idle.pop(), queue.pop(0)
                 running[actor.run.remote(unit)] = (actor, unit)
-            ready, _ = ray.wait(list(running), num_returns=1)
+            ready, _ = ray.wait(list(running) + list(recovering), num_returns=1)
             ref = ready[0]
+            if ref in recovering:
+                actor = recovering.pop(ref)
+                try:
+                    ray.get(ref)
+                    idle.append(actor)
+                except RayError:
+                    recovering[actor.device.remote()] = actor  # still restarting: ask again
+                continue
             actor, unit = running.pop(ref)
             try:
                 report: UnitReport = ray.get(ref)
             except (RayActorError, RayTaskError, RayError) as exc:
                 failures[unit.unit_id] = failures.get(unit.unit_id, 0) + 1
-                if failures[unit.unit_id] >= config.run.max_unit_failures:
+                # An unreadable shard or a storage refusal fails the same way every time: stop now.
+                permanent = isinstance(exc, (ShardReadError, StorageError))
+                if permanent or failures[unit.unit_id] >= config.run.max_unit_failures:
                     raise JobFailed(
                         f"work unit {unit.unit_id} (input {unit.source}) failed "
-                        f"{failures[unit.unit_id]} times; last error: {_short(exc)}. Completed units are "
+                        f"{failures[unit.unit_id]} time(s); last error: {_short(exc)}. Completed units are "
                         f"kept: rerun the same command to resume.") from None
                 log.warning("unit %s failed (%s); retrying", unit.unit_id, _short(exc))
                 queue.insert(0, unit)
-                idle.append(actor)  # a dead actor is restarted by Ray (max_restarts=-1)
+                if isinstance(exc, RayTaskError):
+                    idle.append(actor)  # the actor itself is fine; the task raised
+                else:
+                    recovering[actor.device.remote()] = actor  # Ray restarts it (max_restarts=-1)
                 continue
             for receipt in report.receipts:
                 done[receipt["path"]] = receipt

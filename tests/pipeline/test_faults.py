@@ -1,0 +1,138 @@
+"""Nothing lost: a killed worker, a killed driver and bad input still give the undisturbed release."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.badshards import BOMB_PIXELS, EXPECTED, OK_KEYS, write_bad_shard, write_truncated_shard
+from tests.conftest import RAY_TEST_ENV, REPO, run_cli
+from tests.pipeline.test_e2e import shard_digests, without_timestamp
+
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
+
+# Enough small units (2 shards x 45 variants, one variant per unit) for a kill to land mid-job.
+HEAVY = ["--set", "run.variants_per_unit=1", "--set", "run.batch_size=1", "--set", "run.workers=2",
+         "--set", "corruptions=[{name: fog}, {name: contrast}, {name: fourier_basis_noise, "
+                  "grid: {i: [0, 4, 16, 32, 48], j: [2, 8, 20, 40, 60, 90, 100]}}]"]
+
+
+def start_run(out: Path, address: str, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "corrupter", "run", "configs/demo.yaml", "--address", address, "--no-progress",
+         "--set", f"output.uri={out}", *HEAVY, *extra],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **RAY_TEST_ENV})
+
+
+def published(out: Path) -> int:
+    return len(list(out.rglob("*.tar")))
+
+
+def wait_for(predicate, timeout: float = 120.0) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise TimeoutError("condition not reached")
+
+
+@pytest.fixture(scope="module")
+def undisturbed(ray_address, tmp_path_factory):
+    out = tmp_path_factory.mktemp("undisturbed")
+    done = start_run(out, ray_address)
+    stdout, stderr = done.communicate(timeout=600)
+    assert done.returncode == 0, stderr
+    return out / "demo" / "1.0.0"
+
+
+def test_sigkill_of_a_worker_mid_job_changes_nothing(undisturbed, ray_address, tmp_path):
+    total = len(shard_digests(undisturbed))
+    job = start_run(tmp_path, ray_address)
+    wait_for(lambda: published(tmp_path) >= 10)
+    actors = subprocess.run(["pgrep", "-f", "ray::ShardActor"], capture_output=True, text=True).stdout.split()
+    assert actors, "no actor process found to kill"
+    os.kill(int(actors[0]), signal.SIGKILL)
+    killed_at = published(tmp_path)
+    stdout, stderr = job.communicate(timeout=600)
+    assert job.returncode == 0, stderr
+    assert killed_at < total, "the job finished before the kill landed"
+    release = tmp_path / "demo" / "1.0.0"
+    assert shard_digests(release) == shard_digests(undisturbed)
+    assert without_timestamp(release / "manifest.json") == without_timestamp(undisturbed / "manifest.json")
+
+
+def test_killed_driver_then_rerun_resumes_and_matches(undisturbed, ray_address, tmp_path):
+    job = start_run(tmp_path, ray_address)
+    wait_for(lambda: published(tmp_path) >= 20)
+    job.send_signal(signal.SIGKILL)
+    job.wait()
+    release = tmp_path / "demo" / "1.0.0"
+    assert not (release / "manifest.json").exists()
+    rerun = run_cli("run", "configs/demo.yaml", "--address", ray_address, "--no-progress",
+                    "--set", f"output.uri={tmp_path}", *HEAVY)
+    assert rerun.returncode == 0, rerun.stderr
+    skipped = int(rerun.stdout.split("(")[2].split(" of ")[0])
+    assert skipped >= 10, rerun.stdout  # only the missing units ran
+    assert shard_digests(release) == shard_digests(undisturbed)
+    assert without_timestamp(release / "manifest.json") == without_timestamp(undisturbed / "manifest.json")
+
+
+def test_a_different_config_cannot_finish_someone_elses_release(ray_address, tmp_path):
+    job = start_run(tmp_path, ray_address)
+    wait_for(lambda: published(tmp_path) >= 5)
+    job.send_signal(signal.SIGKILL)
+    job.wait()
+    other = run_cli("run", "configs/demo.yaml", "--address", ray_address, "--no-progress",
+                    "--set", f"output.uri={tmp_path}", *HEAVY, "--set", "output.jpeg_quality=90")
+    assert other.returncode == 2 and "different config" in other.stderr
+
+
+def test_bad_input_corpus_through_the_real_job(ray_address, tmp_path):
+    good = REPO / "data" / "sample" / "val-000000.tar"
+    write_bad_shard(tmp_path / "bad.tar")
+    write_truncated_shard(tmp_path / "cut.tar", good=3)
+    shards = f"[{good}, {tmp_path / 'bad.tar'}, {tmp_path / 'cut.tar'}]"
+    common = ["--address", ray_address, "--no-progress", "--set", "corruptions=[{name: contrast, severities: [2]}]",
+              "--set", f"preprocess.max_pixels={BOMB_PIXELS}"]
+    mixed = run_cli("run", "configs/demo.yaml", *common, "--set", f"output.uri={tmp_path / 'mixed'}",
+                    "--set", f"input.shards={shards}")
+    assert mixed.returncode == 0, mixed.stderr
+    clean = run_cli("run", "configs/demo.yaml", *common, "--set", f"output.uri={tmp_path / 'clean'}",
+                    "--set", f"input.shards=[{good}]")
+    assert clean.returncode == 0, clean.stderr
+    manifest = json.loads((tmp_path / "mixed" / "demo" / "1.0.0" / "manifest.json").read_text())
+    sources = {Path(s["uri"]).name: s for s in manifest["sources"]}
+    assert sources["bad.tar"]["samples_ok"] == len(OK_KEYS)
+    assert sources["cut.tar"]["samples_ok"] == 3 and sources["cut.tar"]["errors"]
+    for s in sources.values():
+        assert s["samples_read"] == s["samples_ok"] + s["samples_quarantined"]
+    reasons = {q["key"]: q["reason"] for q in manifest["quarantined"] if q["source"].endswith("bad.tar")}
+    for key, expected in EXPECTED.items():
+        if expected != "ok":
+            assert key in reasons, key
+    # the good shard's output is untouched by its broken neighbours
+    mixed_shard = tmp_path / "mixed" / "demo" / "1.0.0" / "contrast" / "2" / "val-000000.tar"
+    clean_shard = tmp_path / "clean" / "demo" / "1.0.0" / "contrast" / "2" / "val-000000.tar"
+    assert mixed_shard.read_bytes() == clean_shard.read_bytes()
+
+
+def test_a_missing_input_shard_is_named_before_any_work(tmp_path):
+    missing = run_cli("run", "configs/demo.yaml", "--set", f"output.uri={tmp_path}",
+                      "--set", f"input.shards=[{tmp_path / 'nope-000000.tar'}]")
+    assert missing.returncode == 2 and "nope-000000.tar" in missing.stderr and "not found" in missing.stderr
+
+
+def test_an_unreadable_shard_stops_the_job_with_its_name(ray_address, tmp_path):
+    (tmp_path / "junk-000000.tar").write_bytes(b"\x01not a tar" * 200)
+    failed = run_cli("run", "configs/demo.yaml", "--address", ray_address, "--no-progress",
+                     "--set", f"output.uri={tmp_path / 'out'}", "--set", f"input.shards=[{tmp_path / 'junk-000000.tar'}]")
+    assert failed.returncode == 2
+    assert "junk-000000.tar" in failed.stderr and "not a readable tar" in failed.stderr
