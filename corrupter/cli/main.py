@@ -22,6 +22,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(f"shards    {summary.shards} ({summary.skipped_units} of {summary.units} units already done)")
     print(f"time      {summary.seconds:.1f} s on {summary.workers} {summary.device} worker(s), "
           f"{summary.images_per_second:.1f} images/s")
+    if summary.peak_worker_rss_bytes:
+        print(f"memory    peak worker RSS {summary.peak_worker_rss_bytes / 2**20:.0f} MiB")
     return 0
 
 

@@ -64,8 +64,10 @@ def expand_name(name: str) -> list[str]:
         return [name]
     members = ops.list_corruptions(tag=name)
     if not members:
-        # get_corruption raises a KeyError that suggests close names
-        ops.get_corruption(name)
+        try:
+            ops.get_corruption(name)
+        except KeyError as exc:  # pydantic reports ValueErrors with the field's location
+            raise ValueError(exc.args[0]) from None
     return members
 
 

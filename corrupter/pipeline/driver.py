@@ -7,8 +7,8 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any
 
 from ..config import ReleaseConfig, config_digest, release_identity
 from ..io.manifest import MANIFEST, build_manifest, dump_manifest
@@ -41,7 +41,7 @@ class Summary:
     seconds: float = 0.0
     workers: int = 0
     device: str = "cpu"
-    extra: dict[str, Any] = field(default_factory=dict)
+    peak_worker_rss_bytes: int = 0
 
     @property
     def images_per_second(self) -> float:
@@ -95,8 +95,7 @@ def check_inputs(units: list[WorkUnit]) -> None:
         raise StorageError(f"input shard(s) not found: {shown}")
 
 
-def run_release(config: ReleaseConfig, *, address: str | None = None, progress: bool = True,
-                on_unit: Callable[[WorkUnit], None] | None = None) -> Summary:
+def run_release(config: ReleaseConfig, *, address: str | None = None, progress: bool = True) -> Summary:
     """Build the release described by ``config``; resumes an unfinished one."""
     from .ray_pool import run_units  # Ray is imported only when a job actually runs
 

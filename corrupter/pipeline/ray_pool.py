@@ -110,6 +110,7 @@ def run_units(config: ReleaseConfig, units: list[WorkUnit], summary: Any, done: 
             for receipt in report.receipts:
                 done[receipt["path"]] = receipt
             summary.images += report.images
+            summary.peak_worker_rss_bytes = max(summary.peak_worker_rss_bytes, report.peak_rss_bytes)
             bar.update(1)
             bar.set_postfix(images=summary.images)
             idle.append(actor)

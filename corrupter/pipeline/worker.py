@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import posixpath
+import resource
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -81,6 +82,7 @@ class UnitReport:
     receipts: list[dict[str, Any]] = field(default_factory=list)
     images: int = 0
     seconds: float = 0.0
+    peak_rss_bytes: int = 0  # of the worker process so far (bounded memory is a promise)
 
 
 class ShardWorker:
@@ -107,6 +109,7 @@ class ShardWorker:
             for out in outputs:
                 report.receipts.append(self._publish(out, unit, source, read, quarantined))
         report.seconds = time.perf_counter() - start
+        report.peak_rss_bytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         log.info("unit %s: %d images, %d shards, %.2fs", unit.unit_id, report.images, len(outputs), report.seconds)
         return report
 

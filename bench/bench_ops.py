@@ -1,0 +1,123 @@
+"""Per-corruption speed on one CPU core (or one GPU), 224x224 real photos, beside the reference.
+
+    OMP_NUM_THREADS=1 python bench/bench_ops.py [--severity 3] [--device cpu|cuda]
+        [--reference-python /path/to/refenv/bin/python] [--json out.json]
+
+Measures ms per image of the batched kernel plus uint8 quantisation (batch of 8), the JPEG encode
+bound (PIL quality 85 optimize, 4:2:0: the ImageNet-C save step), and, with --reference-python, the
+imagecorruptions package on the same photos in the same run (bench/time_imagecorruptions.py; set up
+its environment as that file's docstring says). Prints a Markdown table for docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from corrupter import ops  # noqa: E402
+from corrupter.io.assets import load_assets  # noqa: E402
+from corrupter.seeding import make_generator  # noqa: E402
+
+
+def photos_batch(batch: int) -> torch.Tensor:
+    photos = list(np.load(ROOT / "tests" / "data" / "reference" / "photos224.npz").values())
+    stack = np.stack([photos[i % len(photos)] for i in range(batch)])
+    return torch.from_numpy(stack).permute(0, 3, 1, 2).float() / 255
+
+
+def time_op(name: str, images: torch.Tensor, severity: int, seconds: float) -> float:
+    spec = ops.get_corruption(name)
+    params = spec.params(severity)
+    assets = {k: (tuple(t.to(images.device) for t in v) if isinstance(v, tuple) else v)
+              for k, v in load_assets(spec.assets).items()}
+    def once(seed: int) -> None:
+        gens = [make_generator(seed * 100 + i) for i in range(images.shape[0])]
+        out, _ = ops.apply_batch(spec, images, params, gens, assets)
+        ops.quantize_uint8(out).cpu()
+    once(0)  # warm-up (caches, lazy init)
+    start, runs = time.perf_counter(), 0
+    while time.perf_counter() - start < seconds or runs < 2:
+        once(runs + 1)
+        runs += 1
+    if images.is_cuda:
+        torch.cuda.synchronize()
+    return (time.perf_counter() - start) / (runs * images.shape[0]) * 1000
+
+
+def jpeg_encode_ms(images: torch.Tensor, seconds: float) -> float:
+    arrays = [ops.quantize_uint8(im).permute(1, 2, 0).cpu().numpy() for im in images]
+    start, n = time.perf_counter(), 0
+    while time.perf_counter() - start < seconds:
+        for a in arrays:
+            Image.fromarray(a).save(io.BytesIO(), format="JPEG", quality=85, optimize=True)
+            n += 1
+    return (time.perf_counter() - start) / n * 1000
+
+
+def reference_times(python: str, severity: int, names: list[str]) -> dict[str, float]:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    out = subprocess.run([python, str(ROOT / "bench" / "time_imagecorruptions.py"), "--severity", str(severity),
+                          *names], capture_output=True, text=True, env=env, check=True).stdout
+    times = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and parts[2] == "ms/img":
+            times[parts[0]] = float(parts[1])
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--severity", type=int, default=3)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=1.5)
+    parser.add_argument("--reference-python", default=None)
+    parser.add_argument("--json", default=None)
+    parser.add_argument("names", nargs="*")
+    args = parser.parse_args()
+    if args.device == "cpu":
+        torch.set_num_threads(1)
+    images = photos_batch(args.batch).to(args.device)
+    names = args.names or ops.list_corruptions()
+    ours = {n: time_op(n, images, args.severity, args.seconds) for n in names}
+    ref_names = [n for n in names if "imagenet-c" in ops.get_corruption(n).tags
+                 or "imagenet-c-extra" in ops.get_corruption(n).tags]
+    ref = reference_times(args.reference_python, args.severity, ref_names) if args.reference_python else {}
+    jpeg = jpeg_encode_ms(images, args.seconds)
+    machine = f"{platform.processor() or platform.machine()}, torch {torch.__version__}, {args.device}"
+    if args.device == "cuda":
+        machine += f" ({torch.cuda.get_device_name()})"
+    print(f"# {time.strftime('%Y-%m-%d')} | {machine} | severity {args.severity} | batch {args.batch} | "
+          f"{'1 CPU thread' if args.device == 'cpu' else 'GPU'}\n")
+    print("| corruption | corrupter ms/img | imagecorruptions 1.1.2 ms/img | speed-up |")
+    print("|---|---:|---:|---:|")
+    for n in names:
+        r = ref.get(n)
+        print(f"| {n} | {ours[n]:.2f} | {f'{r:.1f}' if r else '-'} | {f'{r / ours[n]:.0f}x' if r else '-'} |")
+    common = [n for n in ref_names if n in ref]
+    if common:
+        print(f"| **sum of {len(common)} ImageNet-C** | **{sum(ours[n] for n in common):.1f}** | "
+              f"**{sum(ref[n] for n in common):.0f}** | **{sum(ref[n] for n in common) / sum(ours[n] for n in common):.0f}x** |")
+    print(f"\nJPEG encode bound (PIL q85 optimize, 224x224): {jpeg:.2f} ms/img ({1000 / jpeg:.0f} img/s)")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"ours_ms": ours, "reference_ms": ref, "jpeg_ms": jpeg,
+                                               "machine": machine, "severity": args.severity}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

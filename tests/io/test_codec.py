@@ -1,0 +1,59 @@
+"""Decoding, the ImageNet-C crop and encoding."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+from torchvision import transforms
+
+from corrupter.io.codec import BadImage, decode_image, encode_image, imagenet_crop
+
+
+def encoded(image: Image.Image, fmt: str) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def test_crop_equals_torchvision_resize_256_centre_crop_224(photos):
+    image = Image.fromarray(np.concatenate([photos["coffee"], photos["rocket"]], axis=1))  # 224 x 448
+    expected = np.asarray(transforms.Compose([transforms.Resize(256), transforms.CenterCrop(224)])(image))
+    assert np.array_equal(imagenet_crop(image, 256, 224).permute(1, 2, 0).numpy(), expected)
+
+
+@pytest.mark.parametrize("mode", ["L", "P", "CMYK", "RGBA", "LA", "I;16"])
+def test_unusual_modes_become_rgb(mode):
+    base = Image.fromarray((np.indices((40, 50)).sum(0) * 3 % 256).astype(np.uint8))
+    if mode == "I;16":
+        image = Image.fromarray(np.asarray(base).astype(np.uint16) * 257)
+    else:
+        image = base.convert(mode)
+    out = decode_image(encoded(image, "JPEG" if mode == "CMYK" else "PNG"), max_pixels=10**6)
+    assert out.mode == "RGB" and out.size == (50, 40)
+    if mode == "I;16":
+        assert np.abs(np.asarray(out)[..., 0].astype(int) - np.asarray(base)).max() <= 1
+
+
+def test_decompression_bombs_and_garbage_are_bad_images():
+    with pytest.raises(BadImage, match="exceeds the limit"):
+        decode_image(encoded(Image.new("L", (1000, 1000)), "PNG"), max_pixels=999_999)
+    with pytest.raises(BadImage, match="undecodable"):
+        decode_image(b"not an image", max_pixels=10**6)
+
+
+def test_too_small_images_are_refused():
+    with pytest.raises(BadImage, match="minimum side"):
+        imagenet_crop(Image.new("RGB", (20, 300)), 256, 224, min_side=32)
+    with pytest.raises(BadImage, match="smaller than the 224x224 crop"):
+        imagenet_crop(Image.new("RGB", (100, 300)), None, 224)
+
+
+def test_encoders_round_trip():
+    import torch
+
+    pixels = torch.randint(0, 256, (3, 32, 48), dtype=torch.uint8)
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(encode_image(pixels, "png")))),
+                          pixels.permute(1, 2, 0).numpy())
+    jpeg = Image.open(io.BytesIO(encode_image(pixels, "jpg", 85)))
+    assert jpeg.format == "JPEG" and jpeg.size == (48, 32)

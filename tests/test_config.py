@@ -1,0 +1,71 @@
+"""Config validation, overrides, digest, and the plan built from it."""
+
+import pytest
+
+from corrupter.config import ConfigError, config_digest, load_config, validate_config
+from corrupter.pipeline.plan import plan_units, plan_variants
+from tests.conftest import REPO
+
+DEMO = REPO / "configs" / "demo.yaml"
+
+
+def test_demo_config_loads_and_plans():
+    config = load_config(DEMO)
+    variants = plan_variants(config)
+    assert len(variants) == 25 and {v.name for v in variants} == {"1", "2", "3", "4", "5"}
+    units = plan_units(config)
+    assert {o.path for u in units for o in u.outputs} >= {"fog/3/val-000000.tar", "contrast/5/val-000001.tar"}
+
+
+@pytest.mark.parametrize("override, field", [
+    ("run.wokers=2", "run.wokers"),
+    ("output.jpeg_quality=500", "output.jpeg_quality"),
+    ("name=bad/name", "name"),
+    ("corruptions=[{name: fog, severities: [9]}]", "corruptions.0"),
+    ("input=null", "input"),
+])
+def test_bad_fields_are_named(override, field):
+    with pytest.raises(ConfigError) as err:
+        load_config(DEMO, [override])
+    assert field in str(err.value) and "demo.yaml" in str(err.value)
+
+
+def test_unknown_corruption_suggests_a_name():
+    with pytest.raises(ConfigError, match="did you mean fog"):
+        load_config(DEMO, ["corruptions=[{name: fgo}]"])
+
+
+def test_unknown_parameter_is_named():
+    with pytest.raises(ConfigError, match="sigma"):
+        load_config(DEMO, ["corruptions=[{name: fog, params: {sigma: 1}}]"])
+
+
+def test_execution_settings_and_location_do_not_change_the_digest():
+    base = config_digest(load_config(DEMO))
+    assert base == config_digest(load_config(DEMO, ["run.workers=7", "run.batch_size=3",
+                                                    "output.uri=s3://b/p", "s3.retry_mode=adaptive"]))
+    assert base != config_digest(load_config(DEMO, ["output.jpeg_quality=90"]))
+    assert base != config_digest(load_config(DEMO, ["seed=1"]))
+
+
+def test_grids_and_explicit_parameters_become_named_variants():
+    config = load_config(DEMO, ["corruptions=[{name: fourier_basis_noise, grid: {i: [0, 4], j: [-3, 8]}, "
+                                "params: {norm: 15.7}}, {name: low_pass, params: {bandwidth: 9}}, "
+                                "{name: fog, severities: [2], params: {decay: 1.5}}]"])
+    names = [(v.corruption, v.name) for v in plan_variants(config)]
+    assert ("fourier_basis_noise", "i0_j-3_norm15.7") in names and len(names) == 4 + 1 + 1
+    assert ("low_pass", "bandwidth9") in names and ("fog", "2-decay1.5") in names
+    fog = [v for v in plan_variants(config) if v.corruption == "fog"][0]
+    assert fog.param_dict == {"strength": 2.0, "decay": 1.5}
+
+
+def test_a_variant_requested_twice_is_refused():
+    config = validate_config({"name": "x", "version": "1", "input": {"shards": "a.tar"},
+                              "corruptions": [{"name": "fog"}, {"name": "fog", "severities": [1]}]})
+    with pytest.raises(ValueError, match="twice"):
+        plan_variants(config)
+
+
+def test_families_and_tags_expand():
+    config = load_config(DEMO, ["corruptions=[{name: yin2019, severities: [1]}]"])
+    assert {v.corruption for v in plan_variants(config)} == {"fourier_basis_noise", "low_pass", "high_pass"}
