@@ -34,6 +34,7 @@ from botocore.exceptions import (
     BotoCoreError,
     ClientError,
     EndpointConnectionError,
+    FlexibleChecksumError,
     NoCredentialsError,
     PartialCredentialsError,
 )
@@ -171,9 +172,12 @@ def storage_error(exc: BaseException, bucket: str, key: str, action: str, opts: 
         code, status = _code(exc)
         message = exc.response.get("Error", {}).get("Message") or ""
         if code in _ACCESS_CODES or status == 403:
-            detail = "signature mismatch" if code == "SignatureDoesNotMatch" else (
-                "unknown access key" if code == "InvalidAccessKeyId" else "access denied")
-            text = (f"{where}: {action} refused by {opts.where} ({detail}, HTTP 403 {code}): "
+            detail = {"SignatureDoesNotMatch": "signature mismatch: wrong secret key",
+                      "InvalidAccessKeyId": "unknown access key",
+                      "AccessDenied": "access denied",
+                      "ExpiredToken": "expired session token"}.get(code, "access denied or signature mismatch")
+            status_text = f"HTTP 403 {code}" if code != "403" else "HTTP 403"
+            text = (f"{where}: {action} refused by {opts.where} ({detail}, {status_text}): "
                     + _CREDENTIAL_HINT.format(perm=perm))
         elif code == "NoSuchBucket":
             text = f"{where}: bucket {bucket!r} does not exist at {opts.where}"
@@ -354,6 +358,7 @@ class _ObjectStream(io.RawIOBase):
         self._size: int | None = None
         self._etag: str | None = None
         self._body: Any = None
+        self._resumed = self._checked = False
         self._open()
 
     def _open(self) -> None:
@@ -375,16 +380,43 @@ class _ObjectStream(io.RawIOBase):
         self._etag = self._etag or response.get("ETag")
         if self._size is None:
             self._size = int(response.get("ContentLength", 0))
+        elif not response.get("ContentRange"):  # a store that ignored Range sent the object from byte 0
+            self._skip(self._pos)
 
     def readable(self) -> bool:
         return True
 
+    def _skip(self, count: int) -> None:
+        scratch = bytearray(1 << 16)
+        while count > 0:
+            n = self._body.readinto(memoryview(scratch)[:min(count, len(scratch))])
+            if not n:
+                raise EOFError(f"connection closed while skipping to byte {self._pos}")
+            count -= n
+
+    def _check_full_object(self) -> None:
+        """At the end of an unbroken GET, let botocore compare the bytes with the object's stored
+        checksum (it asks for it when response_checksum_validation is when_supported)."""
+        if self._checked or self._resumed or self._body is None:
+            return
+        self._checked = True
+        try:
+            self._body.readinto(bytearray(1))  # EOF: botocore validates here
+        except FlexibleChecksumError as exc:
+            raise StorageError(f"s3://{self.bucket}/{self.key}: the bytes read do not match the object's stored "
+                               f"checksum ({exc})") from None
+        except _STREAM_ERRORS:
+            pass  # every byte has arrived; a connection that breaks now costs nothing
+
     def readinto(self, buffer: Any) -> int:
         if self._size is not None and self._pos >= self._size:
+            self._check_full_object()
             return 0
         failures = 0
         while True:
             try:
+                if self._body is None:
+                    self._open()  # resume: a ranged GET from the first byte not yet read
                 n = self._body.readinto(buffer)
                 if n == 0 and len(buffer) and self._pos < (self._size or 0):
                     raise EOFError(f"connection closed at byte {self._pos} of {self._size}")
@@ -399,8 +431,8 @@ class _ObjectStream(io.RawIOBase):
                 log.info("s3://%s/%s: stream broke at byte %d (%s); resuming", self.bucket, self.key, self._pos,
                          type(exc).__name__)
                 self._close_body()
+                self._resumed = True
                 time.sleep(min(0.05 * 2 ** failures, 2.0))
-                self._open()
 
     def _close_body(self) -> None:
         if self._body is not None:
