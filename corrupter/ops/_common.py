@@ -87,8 +87,8 @@ def plasma_fractal(uniform: torch.Tensor, mapsize: int, decay: float) -> torch.T
 def quantize_uint8(images: torch.Tensor) -> torch.Tensor:
     """Float [0, 1] -> uint8 by truncation, as ImageNet-C does (``np.uint8(x * 255)``).
 
-    The 1e-3 guard keeps values that are integers in exact arithmetic (k / 255 * 255) from being
+    The 1e-4 guard keeps values that are integers in exact arithmetic (k / 255 * 255) from being
     truncated to k - 1 by float32 rounding; it moves nothing else across an integer.
     """
     # Float -> uint8 conversion truncates toward zero, i.e. floors non-negative values: one fused pass.
-    return images.mul(255).add_(1e-3).clamp_(0, 255).to(torch.uint8)
+    return images.mul(255).add_(1e-4).clamp_(0, 255).to(torch.uint8)

@@ -1,0 +1,268 @@
+"""Fidelity of fog, frost, snow and spatter against the reference statistics in tests/data/reference.
+
+Everything is computed the pipeline's way: out = quantize_uint8(kernel(photo / 255)). Two kinds of check:
+- Replays: the reference called np.random.seed(s) before each photo, so NumPy's legacy stream gives
+  its exact random numbers; fed to our kernels they must reproduce every (photo, seed) statistic of
+  the reference (original make_imagenet_c.py for fog, frost, spatter; imagecorruptions 1.1.2 for
+  snow, the only reference that has it) within ``REPLAY_TOLERANCE`` [measured maxima in brackets
+  there]. This pins the algorithm independently of seed noise.
+- Statistics with our own samplers (our seeds; one seed shared by the five photos, as in the
+  reference protocol): per severity, each statistic averaged over photos must agree within 4 seed
+  standard errors (+ a small floor for quantisation) of the reference's. This checks the samplers.
+Fog: our plasma fractal, fed the reference's uniforms, equals it (to float32 rounding), and a
+300-sample comparison against the NumPy original put our diff_abs_mean within 1% of it: the 2-4%
+excess over the 6-seed reference file is that file's seed noise (its standard error is ~4%).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from corrupter import ops
+from corrupter.io.assets import load_assets
+from corrupter.ops import weather
+from corrupter.ops._common import plasma_draw_count
+from corrupter.ops._image_ops import equalize_hist, truncated_distance
+from corrupter.seeding import make_generator
+from tests.reference_stats import STATS, image_stats, to_uint8
+
+SEVERITIES = [1, 2, 3, 4, 5]
+# Replay tolerances. Absolute, for every statistic of every (photo, seed); measured maxima over all
+# severities in brackets: fog [4.7e-6], frost [1.8e-4], spatter [4.8e-3 for high_freq_ratio, 3.1e-3
+# for diff_rms] (exact Euclidean distance transform vs OpenCV's 5x5 chamfer mask), snow [3.8e-3]
+# (imagecorruptions blurs the snow layer before quantising it, the original after).
+REPLAY_TOLERANCE = {"fog": 1e-4, "frost": 5e-4, "spatter": 7e-3, "snow": 6e-3}
+# Relative error of diff_abs_mean averaged over the 30 runs: fog [<1e-5], frost [2e-4],
+# spatter [1.1%], snow [0.2%].
+REPLAY_RELATIVE = {"fog": 1e-3, "frost": 2e-3, "spatter": 0.02, "snow": 0.01}
+
+
+def photo_averaged(per_photo: list[dict[str, float]]) -> dict[str, float]:
+    return {k: float(np.mean([s[k] for s in per_photo])) for k in STATS}
+
+
+def reference_entry(stats: dict, name: str, severity: int, photo: str, seed: int) -> dict[str, float]:
+    run = stats["runs"][name][str(severity)][photo][seed]
+    return {k: float(np.mean(run[k])) for k in STATS}
+
+
+def reference_runs(stats: dict, name: str, severity: int, photo_names: list[str]) -> list[dict[str, float]]:
+    """Per seed, the photo-averaged reference statistics."""
+    seeds = len(stats["runs"][name][str(severity)][photo_names[0]])
+    return [photo_averaged([reference_entry(stats, name, severity, p, s) for p in photo_names])
+            for s in range(seeds)]
+
+
+def our_runs(name: str, photos: dict, photo_batch: torch.Tensor, severity: int, seeds: range,
+             **overrides) -> list[dict[str, float]]:
+    """Per seed (shared by the five photos), our photo-averaged statistics."""
+    spec = ops.get_corruption(name)
+    names = sorted(photos)
+    images = photo_batch.repeat(len(seeds), 1, 1, 1)
+    generators = [make_generator(1_000 + seed) for seed in seeds for _ in names]
+    params = spec.params(severity, **overrides)
+    out, _ = ops.apply_batch(spec, images, params, generators, load_assets(spec.assets))
+    out = to_uint8(out)
+    return [photo_averaged([image_stats(photos[p], out[k * len(names) + i]) for i, p in enumerate(names)])
+            for k in range(len(seeds))]
+
+
+def seed_spread_gaps(ours: list[dict], ref: list[dict], z: float = 4.0,
+                     floor: float = 5e-4) -> dict[str, float]:
+    """Per statistic, |mean(ours) - mean(ref)| - (z * seed sd * sqrt(1/n_ours + 1/n_ref) + floor).
+
+    A positive gap fails.
+    """
+    gaps = {}
+    for k in STATS:
+        a, b = np.array([r[k] for r in ours]), np.array([r[k] for r in ref])
+        sd = max(a.std(ddof=1), b.std(ddof=1))
+        gaps[k] = float(abs(a.mean() - b.mean()) - (z * sd * np.sqrt(1 / len(a) + 1 / len(b)) + floor))
+    return gaps
+
+
+def assert_within_seed_spread(ours: list[dict], ref: list[dict]) -> None:
+    gaps = seed_spread_gaps(ours, ref)
+    assert all(g <= 0 for g in gaps.values()), {k: (round(g, 5), np.mean([r[k] for r in ours]),
+                                                    np.mean([r[k] for r in ref])) for k, g in gaps.items()}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Replays: the reference's own random numbers
+
+
+def replay_draws(name: str, severity: int, seed: int,
+                 textures: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
+    """One sample's draws rebuilt from the reference's NumPy stream after np.random.seed(seed)."""
+    rs = np.random.RandomState(seed)
+    params = ops.get_corruption(name).params(severity)
+    if name == "fog":  # uniform(-w, w) = w * (2u - 1), consumed in the same order
+        return {"plasma_uniform": torch.from_numpy(rs.random_sample(plasma_draw_count(256)) * 2 - 1)}
+    if name == "frost":  # randint(5), then the crop start row and column
+        index = rs.randint(5)
+        size = textures[index].shape[-2:]
+        starts = [rs.randint(0, n - 224) for n in size]
+        crop = [(start + 0.5) / (n - 224) for start, n in zip(starts, size)]
+        return {"texture": torch.tensor(index), "crop": torch.tensor(crop, dtype=torch.float64)}
+    if name == "spatter":  # normal(loc, scale) = loc + scale * standard normal
+        return {"liquid": torch.from_numpy(rs.standard_normal((224, 224))).float()}
+    field = rs.standard_normal((224, 224))  # snow: full field (we draw only the zoomed window), then angle
+    top, rows, _ = weather.zoom_window(224, params["zoom"])
+    return {"flakes": torch.from_numpy(field[top:top + rows, top:top + rows]).float(),
+            "angle": torch.tensor([rs.uniform(-135, -45)], dtype=torch.float64)}
+
+
+def replay_errors(name: str, severity: int, photos: dict, photo_batch: torch.Tensor, stats: dict,
+                  **overrides) -> tuple[float, float]:
+    """(worst |ours - reference| over every statistic, photo and seed; relative error of the mean
+    diff_abs_mean over all runs) with the reference's random numbers."""
+    spec = ops.get_corruption(name)
+    assets = load_assets(spec.assets)
+    names = sorted(photos)
+    seeds = range(len(stats["runs"][name][str(severity)][names[0]]))
+    per_seed = [replay_draws(name, severity, s, assets.get("frost", ())) for s in seeds]
+    draws = {k: torch.stack([d[k] for d in per_seed for _ in names]) for k in per_seed[0]}
+    images = photo_batch.repeat(len(seeds), 1, 1, 1)
+    params = spec.params(severity, **overrides)
+    out = to_uint8(spec.apply(images, draws, **params, **({"assets": assets} if assets else {})))
+    worst, ours_dam, ref_dam = 0.0, [], []
+    for k, (seed, photo) in enumerate((s, p) for s in seeds for p in names):
+        ours, ref = image_stats(photos[photo], out[k]), reference_entry(stats, name, severity, photo, seed)
+        worst = max(worst, max(abs(ours[s] - ref[s]) for s in STATS))
+        ours_dam.append(ours["diff_abs_mean"])
+        ref_dam.append(ref["diff_abs_mean"])
+    return worst, abs(np.mean(ours_dam) / np.mean(ref_dam) - 1)
+
+
+@pytest.mark.parametrize("severity", SEVERITIES)
+@pytest.mark.parametrize("name", ["fog", "frost", "spatter", "snow"])
+def test_replay_matches_every_reference_run(name, severity, photos, photo_batch, original_stats,
+                                            imagecorruptions_stats):
+    stats = imagecorruptions_stats if name == "snow" else original_stats
+    worst, relative = replay_errors(name, severity, photos, photo_batch, stats)
+    assert worst <= REPLAY_TOLERANCE[name] and relative <= REPLAY_RELATIVE[name], (worst, relative)
+
+
+@pytest.mark.parametrize(("name", "overrides"), [("fog", {"strength": 1.5 * 1.05}),
+                                                 ("frost", {"frost_weight": 0.4 * 1.05}),
+                                                 ("spatter", {"amount": 0.6 * 1.05}),
+                                                 ("snow", {"threshold": 0.5 * 1.05})])
+def test_replay_detects_a_wrong_parameter(name, overrides, photos, photo_batch, original_stats,
+                                          imagecorruptions_stats):
+    """The replay criterion has teeth: severity 1 with a parameter 5% off fails it."""
+    stats = imagecorruptions_stats if name == "snow" else original_stats
+    worst, relative = replay_errors(name, 1, photos, photo_batch, stats, **overrides)
+    assert worst > REPLAY_TOLERANCE[name] or relative > REPLAY_RELATIVE[name], (worst, relative)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Statistics with our samplers
+
+
+@pytest.mark.parametrize("severity", SEVERITIES)
+@pytest.mark.parametrize("name", ["fog", "frost", "spatter"])
+def test_statistics_match_the_original(name, severity, photos, photo_batch, original_stats):
+    ours = our_runs(name, photos, photo_batch, severity, range(12))
+    assert_within_seed_spread(ours, reference_runs(original_stats, name, severity, sorted(photos)))
+
+
+@pytest.mark.parametrize("severity", SEVERITIES)
+def test_snow_statistics_match_imagecorruptions(severity, photos, photo_batch, imagecorruptions_stats):
+    ours = our_runs("snow", photos, photo_batch, severity, range(12))
+    assert_within_seed_spread(ours, reference_runs(imagecorruptions_stats, "snow", severity, sorted(photos)))
+
+
+def test_statistics_detect_a_wrong_parameter(photos, photo_batch, imagecorruptions_stats):
+    """The seed-spread criterion has teeth where the seed spread is small: snow's threshold 5% off."""
+    ours = our_runs("snow", photos, photo_batch, 1, range(12), threshold=0.5 * 1.05)
+    gaps = seed_spread_gaps(ours, reference_runs(imagecorruptions_stats, "snow", 1, sorted(photos)))
+    assert max(gaps.values()) > 0, gaps
+
+
+# ---------------------------------------------------------------------------------------------------
+# Op facts
+
+
+def test_severity_tables_are_the_reference_ones():
+    def table(name, keys):
+        return [tuple(ops.get_corruption(name).params(s)[k] for k in keys) for s in SEVERITIES]
+
+    assert table("frost", ("image_weight", "frost_weight")) == [
+        (1, .4), (.8, .6), (.7, .7), (.65, .7), (.6, .75)]
+    assert table("snow", ("mean", "std", "zoom", "threshold", "radius", "sigma", "blend")) == [
+        (.1, .3, 3, .5, 10, 4, .8), (.2, .3, 2, .5, 12, 4, .7), (.55, .3, 4, .9, 12, 8, .7),
+        (.55, .3, 4.5, .85, 12, 8, .65), (.55, .3, 2.5, .85, 12, 12, .55)]
+    assert table("spatter", ("mean", "std", "blur_sigma", "threshold", "amount", "mode")) == [
+        (.65, .3, 4, .69, .6, "water"), (.65, .3, 3, .68, .6, "water"), (.65, .3, 2, .68, .5, "water"),
+        (.65, .3, 1, .65, 1.5, "mud"), (.67, .4, 1, .65, 1.5, "mud")]
+    assert ops.get_corruption("spatter").distortion_order == (1, 2, 4, 3, 5)
+
+
+def test_frost_draws_every_texture_and_crops_inside_it():
+    spec = ops.get_corruption("frost")
+    draws = [spec.sample(make_generator(s), 224, 224) for s in range(400)]
+    counts = np.bincount([int(d["texture"]) for d in draws], minlength=6)
+    assert counts[5] == 0 and counts[:5].min() > 50  # frost1..frost5 only, as randint(5)
+    assert all(0 <= float(c) < 1 for d in draws for c in d["crop"])
+
+
+def test_frost_enlarges_textures_smaller_than_the_image():
+    spec = ops.get_corruption("frost")
+    images = torch.full((2, 3, 400, 640), 0.25)  # taller than frost2/3 (315) and wider than frost4 (527)
+    draws = {"texture": torch.tensor([1, 3]),
+             "crop": torch.tensor([[0.999, 0.999], [0.0, 0.5]], dtype=torch.float64)}
+    out = spec.apply(images, draws, **spec.params(1), assets=load_assets(["frost"]))
+    assert out.shape == images.shape and (out > 0.25).float().mean() > 0.9
+
+
+def test_snow_layer_is_the_centre_of_the_zoomed_noise():
+    """clipped_zoom trims centrally (original), not from the top-left (imagecorruptions)."""
+    window = torch.arange(90.0).view(1, 1, 90, 1).expand(1, 1, 90, 90)
+    zoomed = weather.clipped_zoom_layer(window, 224, 224, 2.5)  # 90 px -> 225, trimmed to 224
+    full = torch.nn.functional.interpolate(window, size=(225, 225), mode="bilinear", align_corners=True)
+    torch.testing.assert_close(zoomed, full[..., 0:224, 0:224])  # (225 - 224) // 2 = 0
+    assert weather.zoom_window(224, 4) == (84, 56, 224) and weather.zoom_window(224, 4.5) == (87, 50, 225)
+    zoomed = weather.clipped_zoom_layer(torch.rand(1, 1, 34, 34), 100, 100, 3.0)  # 34 -> 102, trim 1
+    assert zoomed.shape == (1, 1, 100, 100)
+
+
+def test_spatter_without_drops_leaves_the_image_unchanged(photo_batch):
+    spec = ops.get_corruption("spatter")
+    draws = {"liquid": torch.full((2, 224, 224), -3.0)}  # every liquid value far below the threshold
+    out = spec.apply(photo_batch[:2], draws, **spec.params(1))
+    assert torch.equal(out, photo_batch[:2])
+
+
+def test_truncated_distance_is_the_exact_euclidean_distance():
+    rng = np.random.RandomState(0)
+    edges = rng.random_sample((40, 50)) < 0.01
+    ys, xs = np.nonzero(edges)
+    grid_y, grid_x = np.mgrid[0:40, 0:50]
+    exact = np.sqrt((grid_y[..., None] - ys) ** 2 + (grid_x[..., None] - xs) ** 2).min(axis=-1)
+    ours = truncated_distance(torch.from_numpy(edges)[None, None], 6)[0, 0].numpy()
+    np.testing.assert_allclose(ours, np.minimum(exact, 6), atol=1e-5)
+
+
+def test_equalize_hist_follows_opencv_table():
+    levels = torch.tensor([3, 3, 3, 7, 7, 200, 255, 255], dtype=torch.float32).view(1, 1, 2, 4)
+    # lowest level -> 0; level i -> round(255 * (cdf(i) - h0) / (N - h0)) with h0 = 3, N = 8
+    expected = [0, 0, 0, round(255 * 2 / 5), round(255 * 2 / 5), round(255 * 3 / 5), 255, 255]
+    assert equalize_hist(levels).flatten().tolist() == expected
+    flat = torch.full((1, 1, 2, 2), 9.0)
+    assert torch.equal(equalize_hist(flat), flat)  # a single level is left as it is
+
+
+def test_snow_base_whitens_with_opencv_grey_weights():
+    spec = ops.get_corruption("snow")
+    params = spec.params(1)
+    image = torch.tensor([0.2, 0.4, 0.6]).view(1, 3, 1, 1).expand(1, 3, 32, 32).contiguous()
+    window = math.ceil(32 / 3)
+    draws = {"flakes": torch.full((1, window, window), -10.0), "angle": torch.tensor([[-90.0]])}
+    out = spec.apply(image, draws, **params)  # no flakes: only the whitened base remains
+    grey = 0.299 * 0.2 + 0.587 * 0.4 + 0.114 * 0.6
+    expected = 0.8 * image + 0.2 * torch.clamp(image, min=grey * 1.5 + 0.5)
+    torch.testing.assert_close(out, expected)
