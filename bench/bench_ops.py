@@ -42,8 +42,7 @@ def photos_batch(batch: int) -> torch.Tensor:
 def time_op(name: str, images: torch.Tensor, severity: int, seconds: float) -> float:
     spec = ops.get_corruption(name)
     params = spec.params(severity)
-    assets = {k: (tuple(t.to(images.device) for t in v) if isinstance(v, tuple) else v)
-              for k, v in load_assets(spec.assets).items()}
+    assets = load_assets(spec.assets, images.device)
     def once(seed: int) -> None:
         gens = [make_generator(seed * 100 + i) for i in range(images.shape[0])]
         out, _ = ops.apply_batch(spec, images, params, gens, assets)

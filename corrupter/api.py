@@ -53,7 +53,7 @@ def corrupt_batch(images: torch.Tensor, corruption_name: str, severity: int | No
     if spec.assets:
         from .io.assets import load_assets  # PIL stays out of `import corrupter.ops`
 
-        assets = {k: _to(v, images.device) for k, v in load_assets(spec.assets).items()}
+        assets = load_assets(spec.assets, images.device)
     out, _ = ops.apply_batch(spec, images, spec.params(severity, **params),
                              [make_generator(s) for s in seeds], assets)
     return out
@@ -85,10 +85,3 @@ def corrupt(image: np.ndarray, severity: int | str = 1, corruption_name: str | i
                         None if seed is None else [seed], **params)
     return ops.quantize_uint8(out)[0].permute(1, 2, 0).numpy()
 
-
-def _to(value: Any, device: torch.device) -> Any:
-    if isinstance(value, torch.Tensor):
-        return value.to(device)
-    if isinstance(value, (tuple, list)):
-        return type(value)(_to(v, device) for v in value)
-    return value

@@ -30,9 +30,17 @@ def frost_textures() -> tuple[torch.Tensor, ...]:
 _LOADERS = {"frost": frost_textures}
 
 
-def load_assets(names: tuple[str, ...] | list[str]) -> dict[str, Any]:
-    """Assets by name, for ``corrupter.ops.apply_batch(..., assets=...)``."""
+def load_assets(names: tuple[str, ...] | list[str], device: torch.device | str | None = None) -> dict[str, Any]:
+    """Assets by name, on ``device``, for ``corrupter.ops.apply_batch(..., assets=...)``."""
     unknown = [n for n in names if n not in _LOADERS]
     if unknown:
         raise KeyError(f"unknown asset(s) {unknown}; known: {sorted(_LOADERS)}")
-    return {n: _LOADERS[n]() for n in names}
+    return {n: _to_device(_LOADERS[n](), device) for n in names}
+
+
+def _to_device(value: Any, device: torch.device | str | None) -> Any:
+    if device is None:
+        return value
+    if isinstance(value, torch.Tensor):
+        return value.to(device)
+    return type(value)(_to_device(v, device) for v in value)

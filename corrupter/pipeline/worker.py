@@ -194,8 +194,7 @@ class ShardWorker:
     def _assets_for(self, spec: ops.CorruptionSpec) -> dict[str, Any]:
         missing = [a for a in spec.assets if a not in self._assets]
         if missing:
-            loaded = load_assets(missing)
-            self._assets.update({k: _to_device(v, self.device) for k, v in loaded.items()})
+            self._assets.update(load_assets(missing, self.device))
         return self._assets
 
     def _publish(self, out: _Output, unit: WorkUnit, source: dict, read: int, quarantined: list) -> dict:
@@ -225,10 +224,3 @@ class ShardWorker:
             pass
         return receipt
 
-
-def _to_device(value: Any, device: torch.device) -> Any:
-    if isinstance(value, torch.Tensor):
-        return value.to(device)
-    if isinstance(value, (tuple, list)):
-        return type(value)(_to_device(v, device) for v in value)
-    return value
