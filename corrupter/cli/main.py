@@ -64,8 +64,12 @@ def _describe(spec: ops.CorruptionSpec) -> dict:
 
 
 def _fmt(value: object) -> str:
-    if isinstance(value, (list, tuple)) and len(value) > 6:
-        return f"[{value[0]}..{value[-1]}] ({len(value)} values)"
+    if isinstance(value, float):
+        return f"{value:.10g}"  # 244 * 0.7 reads 170.8, not 170.79999999999998
+    if isinstance(value, (list, tuple)):
+        if len(value) > 6:
+            return f"[{_fmt(value[0])}..{_fmt(value[-1])}] ({len(value)} values)"
+        return "[" + ", ".join(_fmt(v) for v in value) + "]"
     return str(value)
 
 
