@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 import torch
 
+from tests.processes import RAY_TEST_ENV, REPO, ray_head  # noqa: F401  (REPO, RAY_TEST_ENV re-exported)
+
 DATA = Path(__file__).parent / "data"
 REFERENCE = DATA / "reference"
 
@@ -42,58 +44,15 @@ def deterministic_outputs() -> dict[str, np.ndarray]:
     return dict(np.load(REFERENCE / "imagecorruptions-1.1.2-deterministic.npz"))
 
 
-REPO = Path(__file__).resolve().parent.parent
-# Test clusters live on this machine only; token auth would make every CLI process fetch the
-# head's token, so it is off for them (a real cluster keeps Ray's default).
-RAY_TEST_ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def ray_address(tmp_path_factory):
-    """One real local Ray cluster per test module (a head started with `ray start --block`).
-
-    The head runs in its own process group, and only that group is stopped at teardown: `ray stop`
-    would also kill any other Ray cluster on the machine.
-    """
+    """One real local Ray cluster per test module."""
     import os
-    import signal
-    import socket
-    import subprocess
-    import sys
-    import time
 
-    port = free_port()
-    ray_bin = Path(sys.executable).parent / "ray"
-    log = open(tmp_path_factory.mktemp("ray") / "head.log", "w")
-    head = subprocess.Popen(
-        [str(ray_bin), "start", "--head", "--block", f"--port={port}", "--num-cpus=2", "--num-gpus=0",
-         "--include-dashboard=false", "--disable-usage-stats"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, **RAY_TEST_ENV})
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        if head.poll() is not None:
-            raise RuntimeError(f"ray head exited early; see {log.name}")
-        time.sleep(0.5)
-    time.sleep(2)  # the raylet registers shortly after the GCS port opens
-    yield f"127.0.0.1:{port}"
-    os.killpg(head.pid, signal.SIGTERM)
-    try:
-        head.wait(timeout=5)  # draining is pointless for a test cluster
-    except subprocess.TimeoutExpired:
-        os.killpg(head.pid, signal.SIGKILL)
-        head.wait()
-    log.close()
+    with ray_head(tmp_path_factory.mktemp("ray"), dict(os.environ)) as address:
+        yield address
 
 
 def run_cli(*args: str, cwd: Path = REPO, timeout: int = 600, env: dict | None = None):

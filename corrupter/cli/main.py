@@ -90,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("config")
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="override a config field, e.g. --set run.workers=4 (repeatable)")
-    run.add_argument("--address", default=None, help="join a running Ray cluster (default: start a local one)")
+    run.add_argument("--address", default=None, help="join a Ray cluster (HOST:PORT, or auto for the one `ray start` began here); default: a private local cluster, or the job's cluster under `ray job submit`")
     run.add_argument("--no-progress", action="store_true")
     run.set_defaults(func=_cmd_run)
 

@@ -66,9 +66,8 @@ def plan_variants(config: ReleaseConfig) -> list[Variant]:
             if request.grid:
                 keys = sorted(request.grid)
                 for combo in itertools.product(*(request.grid[k] for k in keys)):
-                    params = spec.params(None, **{**request.params, **dict(zip(keys, combo))})
                     explicit = {**request.params, **dict(zip(keys, combo))}
-                    variants.append(Variant(name, variant_slug(explicit), _frozen(params)))
+                    variants.append(Variant(name, variant_slug(explicit), _frozen(spec.params(None, **explicit))))
             elif request.params and not request.severities:
                 params = spec.params(None, **request.params)
                 variants.append(Variant(name, variant_slug(request.params), _frozen(params)))

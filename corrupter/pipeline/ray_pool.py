@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 import ray
@@ -35,10 +36,16 @@ class ShardActor:
 
 
 def _connect(address: str | None) -> None:
+    """Join ``address``, else the cluster of a Ray job (RAY_ADDRESS), else start a private local one.
+
+    "local" rather than Ray's default auto-detection: a stale /tmp/ray/ray_current_cluster left by
+    a dead `ray start` would otherwise make the job hang trying to join a cluster that is gone.
+    Use ``--address auto`` to join the cluster started on this machine with `ray start`.
+    """
     if ray.is_initialized():
         return
-    ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING,
-             log_to_driver=True, configure_logging=True)
+    ray.init(address=address or os.environ.get("RAY_ADDRESS") or "local", include_dashboard=False,
+             logging_level=logging.WARNING, log_to_driver=True, configure_logging=True)
 
 
 def _pool_shape(config: ReleaseConfig) -> tuple[int, float, float, str]:

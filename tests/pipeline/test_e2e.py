@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import webdataset as wds
 
-from tests.conftest import REPO, run_cli
+from tests.conftest import run_cli
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 

@@ -8,14 +8,10 @@ stopped at the end (SIGTERM, then SIGKILL). Tests share one bucket and use a fre
 from __future__ import annotations
 
 import os
-import random
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -23,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import RAY_TEST_ENV, REPO
+from tests.processes import RAY_TEST_ENV, REPO, pick_ports, ray_head, stop_process_group
 
 WEED = Path(sys.executable).parent / "weed"
 BUCKET = "corrupter-test"
@@ -36,26 +32,6 @@ _SERVICES = ("master", "volume", "filer", "s3", "admin")
 def weed_binary() -> Path | None:
     found = WEED if WEED.exists() else (Path(p) if (p := shutil.which("weed")) else None)
     return found
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _pick_ports(count: int) -> list[int]:
-    ports: list[int] = []
-    rng = random.Random()
-    while len(ports) < count:
-        port = rng.randrange(20000, 55000)
-        if all(abs(port - p) > 1 and abs(port + 10000 - p) > 1 and abs(port - p - 10000) > 1 for p in ports) \
-                and _port_free(port) and _port_free(port + 10000):
-            ports.append(port)
-    return ports
 
 
 def clean_aws_env(**extra: str) -> dict[str, str]:
@@ -95,7 +71,7 @@ class S3Server:
 
 def _start_weed(binary: Path, data_dir: Path, access_key: str, secret_key: str
                 ) -> tuple[subprocess.Popen, dict[str, int], Path]:
-    ports = dict(zip(_SERVICES, _pick_ports(len(_SERVICES))))
+    ports = dict(zip(_SERVICES, pick_ports(len(_SERVICES))))
     args = [str(binary), "mini", f"-dir={data_dir / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
             "-admin.ui=false", "-webdav=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
             "-master.telemetry=false", "-s3.autoCreateBucket=false",
@@ -129,28 +105,6 @@ def _wait_ready(server: S3Server, timeout: float = 60) -> bool:
             pass
         time.sleep(0.3)
     return False
-
-
-def stop_process_group(process: subprocess.Popen, timeout: float = 20, leader_only: bool = False) -> None:
-    """SIGTERM the process group we started (or only its leader, which then stops the rest), then
-    SIGKILL whatever of the group is left after ``timeout``."""
-    if process.poll() is None:
-        try:
-            if leader_only:
-                process.send_signal(signal.SIGTERM)
-            else:
-                os.killpg(process.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            pass
-    try:
-        os.killpg(process.pid, signal.SIGKILL)  # stragglers of the group, if any
-    except ProcessLookupError:
-        pass
-    process.wait()
 
 
 @pytest.fixture(scope="session")
@@ -190,42 +144,12 @@ def s3_ray_address(s3_server, tmp_path_factory):
     """One real local Ray cluster per test module, whose workers hold the S3 test credentials.
 
     Credentials reach the actors the way they would on a real cluster: through the environment of the
-    node processes (here: the head, started with them), never through the config. The head runs in its
-    own process group and only that group is stopped at teardown (`ray stop` would kill other clusters).
+    node processes (here: the head, started with them), never through the config.
     """
-    port, client_port, agent_port, agent_grpc, env_agent, metrics, node_manager, object_manager = _pick_ports(8)
-    # A private temp dir (short: it holds unix sockets) keeps this head out of /tmp/ray, so a plain
-    # `ray.init()` elsewhere on the machine never joins it; explicit ports keep Ray's fixed defaults
-    # (10001, 52365...) free for other clusters started meanwhile.
-    temp_dir = Path(tempfile.mkdtemp(prefix="cr-", dir="/tmp"))
-    log = open(tmp_path_factory.mktemp("ray") / "head.log", "w")
-    env = {**s3_server.env(), **RAY_TEST_ENV}
+    env = s3_server.env()
     env.pop("AWS_ENDPOINT_URL")  # the endpoint comes from each run's config (s3.endpoint_url)
-    head = subprocess.Popen(
-        [str(Path(sys.executable).parent / "ray"), "start", "--head", "--block", f"--port={port}",
-         "--node-ip-address=127.0.0.1", f"--temp-dir={temp_dir}", "--num-cpus=2", "--num-gpus=0",
-         "--include-dashboard=false", "--disable-usage-stats", f"--ray-client-server-port={client_port}",
-         f"--dashboard-agent-listen-port={agent_port}", f"--dashboard-agent-grpc-port={agent_grpc}",
-         f"--runtime-env-agent-port={env_agent}", f"--metrics-export-port={metrics}",
-         f"--node-manager-port={node_manager}", f"--object-manager-port={object_manager}"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env, cwd=REPO)
-    try:
-        deadline = time.time() + 90
-        while time.time() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            if head.poll() is not None:
-                raise RuntimeError(f"ray head exited early; see {log.name}")
-            time.sleep(0.5)
-        time.sleep(2)  # the raylet registers shortly after the GCS port opens
-        yield f"127.0.0.1:{port}"
-    finally:
-        # SIGTERM to `ray start --block` alone: it drains the node and stops its processes (a SIGTERM to
-        # the whole group kills the GCS first and leaves the head waiting 30 s for it)
-        stop_process_group(head, timeout=30, leader_only=True)
-        log.close()
-        shutil.rmtree(temp_dir, ignore_errors=True)
+    with ray_head(tmp_path_factory.mktemp("ray"), env) as address:
+        yield address
 
 
 def start_cli(*args: str, env: dict[str, str]) -> subprocess.Popen:
