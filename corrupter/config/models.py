@@ -44,7 +44,7 @@ class CorruptionRequest(_Strict):
     grid: dict[str, list[Any]] = Field(default_factory=dict, description="a sweep: every combination is a variant")
 
     @model_validator(mode="after")
-    def _check(self) -> "CorruptionRequest":
+    def _check(self) -> CorruptionRequest:
         names = expand_name(self.name)
         for severity in self.severities or []:
             if not 1 <= severity <= 5:

@@ -15,7 +15,7 @@ from PIL import Image
 FROST_FILES = ("frost1.png", "frost2.png", "frost3.png", "frost4.jpg", "frost5.jpg")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def frost_textures() -> tuple[torch.Tensor, ...]:
     """The five frost textures as uint8 (3, H, W) RGB tensors (alpha dropped, as cv2.imread does)."""
     folder = resources.files("corrupter") / "assets" / "frost"

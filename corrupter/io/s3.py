@@ -212,7 +212,7 @@ class S3Storage:
         self.uri = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
 
     @classmethod
-    def from_uri(cls, uri: str, s3_options: Any | None = None) -> "S3Storage":
+    def from_uri(cls, uri: str, s3_options: Any | None = None) -> S3Storage:
         bucket, prefix = parse_s3_uri(uri)
         return cls(bucket, prefix, s3_options)
 
@@ -221,7 +221,7 @@ class S3Storage:
         rel = rel.strip("/")
         return f"{self.prefix}/{rel}" if self.prefix and rel else (self.prefix or rel)
 
-    def child(self, rel: str) -> "S3Storage":
+    def child(self, rel: str) -> S3Storage:
         return S3Storage(self.bucket, self.key(rel), self._s3_options, client=self._client)
 
     def _error(self, exc: BaseException, key: str, action: str, perm: str = "s3:GetObject") -> StorageError:

@@ -38,7 +38,7 @@ class Storage(Protocol):
     def write_bytes(self, rel: str, data: bytes) -> None: ...
     def list(self, prefix: str = "") -> Iterator[str]: ...
     def delete(self, rels: list[str]) -> None: ...
-    def child(self, rel: str) -> "Storage": ...
+    def child(self, rel: str) -> Storage: ...
 
 
 def sha256_file(path: str) -> str:
@@ -113,7 +113,7 @@ class LocalStorage:
                     break
                 parent.rmdir()
 
-    def child(self, rel: str) -> "LocalStorage":
+    def child(self, rel: str) -> LocalStorage:
         return LocalStorage(self.root / rel)
 
 

@@ -32,7 +32,7 @@ class DeterministicTarWriter:
     def close(self) -> None:
         self._tar.close()
 
-    def __enter__(self) -> "DeterministicTarWriter":
+    def __enter__(self) -> DeterministicTarWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -153,7 +153,7 @@ class ShardWorker:
                   "errors": state.shard_errors}
         return state.read, state.quarantined, source
 
-    def _batches(self, stream: HashingReader, source: str, state: "_ReadState") -> Iterator[list[_Input]]:
+    def _batches(self, stream: HashingReader, source: str, state: _ReadState) -> Iterator[list[_Input]]:
         """Decoded, cropped samples in input order, batched by equal shape."""
         batch: list[_Input] = []
         seen: set[str] = set()
@@ -168,7 +168,7 @@ class ShardWorker:
         if batch:
             yield batch
 
-    def _prepare(self, item: RawSample | Rejected, seen: set[str], state: "_ReadState") -> _Input | None:
+    def _prepare(self, item: RawSample | Rejected, seen: set[str], state: _ReadState) -> _Input | None:
         if isinstance(item, Rejected):
             if item.key:
                 state.quarantined.append({"key": item.key, "reason": item.reason})
