@@ -69,3 +69,10 @@ def test_a_variant_requested_twice_is_refused():
 def test_families_and_tags_expand():
     config = load_config(DEMO, ["corruptions=[{name: yin2019, severities: [1]}]"])
     assert {v.corruption for v in plan_variants(config)} == {"fourier_basis_noise", "low_pass", "high_pass"}
+
+
+def test_grid_with_severities_is_refused_and_bad_set_paths_are_clear():
+    with pytest.raises(ConfigError, match="either severities or a grid"):
+        load_config(DEMO, ["corruptions=[{name: fog, severities: [3], grid: {decay: [1.5, 2.0]}}]"])
+    with pytest.raises(ConfigError, match="cannot set corruptions.x.name"):
+        load_config(DEMO, ["corruptions.x.name=fog"])

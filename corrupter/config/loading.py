@@ -53,14 +53,17 @@ def apply_override(raw: dict[str, Any], item: str, origin: Path | str = "--set")
         raise ConfigError(f"--set {item!r}: expected key=value")
     dotted, text = item.split("=", 1)
     keys = dotted.split(".")
-    node: Any = raw
-    for key in keys[:-1]:
-        node = node[int(key)] if isinstance(node, list) else node.setdefault(key, {})
-    value = yaml.safe_load(text)
-    if isinstance(node, list):
-        node[int(keys[-1])] = value
-    else:
-        node[keys[-1]] = value
+    try:
+        value = yaml.safe_load(text)
+        node: Any = raw
+        for key in keys[:-1]:
+            node = node[int(key)] if isinstance(node, list) else node.setdefault(key, {})
+        if isinstance(node, list):
+            node[int(keys[-1])] = value
+        else:
+            node[keys[-1]] = value
+    except (ValueError, IndexError, TypeError, AttributeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"--set {item!r}: cannot set {dotted} in {origin} ({type(exc).__name__}: {exc})") from None
 
 
 def release_identity(config: ReleaseConfig) -> dict[str, Any]:

@@ -46,6 +46,9 @@ class CorruptionRequest(_Strict):
     @model_validator(mode="after")
     def _check(self) -> CorruptionRequest:
         names = expand_name(self.name)
+        if self.grid and self.severities:
+            raise ValueError(f"{self.name}: give either severities or a grid, not both (a grid's variants "
+                             f"are explicit parameters)")
         for severity in self.severities or []:
             if not 1 <= severity <= 5:
                 raise ValueError(f"severity {severity} of {self.name!r} is outside 1..5")

@@ -59,8 +59,13 @@ def imagenet_crop(image: Image.Image, resize: int | None, crop: int | None, min_
     Returns uint8 (3, H, W). Raises BadImage when the image's short side is below ``min_side``
     (upsampling a thumbnail is not a test image) or, without resize, smaller than the crop.
     """
-    if min(image.size) < min_side:
-        raise BadImage(f"image of {image.size[0]}x{image.size[1]} is below the minimum side of {min_side} pixels")
+    width, height = image.size
+    if min(width, height) < min_side:
+        raise BadImage(f"image of {width}x{height} is below the minimum side of {min_side} pixels")
+    if resize is not None and max(width, height) * resize / min(width, height) > 64 * resize:
+        # a 32 x 2,000,000 strip would become 256 x 16,000,000 pixels before the crop
+        raise BadImage(f"image of {width}x{height} is too elongated: resizing its short side to {resize} "
+                       f"would make it {round(max(width, height) * resize / min(width, height))} pixels long")
     if resize is not None:
         image = TF.resize(image, resize, interpolation=InterpolationMode.BILINEAR)
     if crop is not None:

@@ -79,6 +79,7 @@ def iter_samples(stream: HashingReader, source: str) -> Iterator[RawSample | Rej
     seen: set[str] = set()
     current: RawSample | None = None
     reading = ""  # key of the member being read, for a truncation in the middle of it
+    skipping = ""  # key of a sample already rejected: its remaining adjacent members go with it
     try:
         tar = tarfile.open(fileobj=stream, mode="r|*")  # type: ignore[arg-type]
     except tarfile.TarError as exc:
@@ -95,12 +96,15 @@ def iter_samples(stream: HashingReader, source: str) -> Iterator[RawSample | Rej
             if parts is None:
                 continue  # files without an extension carry no sample data (e.g. READMEs)
             key, ext = parts
+            if key == skipping:
+                continue
+            skipping = ""
             reading = key
             data = tar.extractfile(info).read()  # type: ignore[union-attr]
             reading = ""
             if current is not None and key == current.key:
                 if ext in current.members:
-                    current = None  # which copy is meant is unknowable: the sample is set aside
+                    current, skipping = None, key  # which copy is meant is unknowable: set it aside
                     yield Rejected(key, f"duplicate member {key}.{ext} in one sample")
                     continue
                 current.members[ext] = data
@@ -108,7 +112,7 @@ def iter_samples(stream: HashingReader, source: str) -> Iterator[RawSample | Rej
             if current is not None:
                 yield current
             if key in seen:
-                current = None
+                current, skipping = None, key
                 yield Rejected(key, f"key {key!r} appears again later in the shard (duplicate key or "
                                     f"members not adjacent); this later occurrence is skipped")
                 continue
@@ -121,6 +125,16 @@ def iter_samples(stream: HashingReader, source: str) -> Iterator[RawSample | Rej
             yield Rejected(reading, f"shard truncated or corrupt inside this sample ({exc})")
         current = None
         yield Rejected("", f"shard truncated or corrupt; reading stopped here ({type(exc).__name__}: {exc})")
+    else:
+        stream.drain()
+        if getattr(tar.fileobj, "comptype", "") == "tar" and stream.bytes < tar.offset + 2 * tarfile.BLOCKSIZE:
+            # tarfile ends quietly at a short or missing header, so a cut at a member boundary
+            # would otherwise lose the tail without a word: a whole archive ends with two zero blocks
+            if current is not None:
+                yield current
+                current = None
+            yield Rejected("", f"shard truncated: no end-of-archive marker after {stream.bytes} bytes; "
+                               f"samples after that point are missing")
     if current is not None:
         yield current
 

@@ -101,9 +101,9 @@ def run_release(config: ReleaseConfig, *, address: str | None = None, progress: 
 
     start = time.perf_counter()
     release = release_storage(config)
-    claim_release(config, release)
-    units = plan_units(config)
+    units = plan_units(config)  # plan and inputs are checked before the version is claimed
     check_inputs(units)
+    claim_release(config, release)
     done = completed_receipts(release, units)
     pending = [u for u in units if not all(o.path in done for o in u.outputs)]
     summary = Summary(release=release.uri, units=len(units), skipped_units=len(units) - len(pending))

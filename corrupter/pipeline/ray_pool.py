@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 from typing import Any
 
 import ray
-from ray.exceptions import RayActorError, RayError, RayTaskError
+from ray.exceptions import ActorDiedError, RayActorError, RayError, RayTaskError
 from tqdm import tqdm
 
 from ..config import ReleaseConfig
@@ -56,7 +57,9 @@ def _pool_shape(config: ReleaseConfig) -> tuple[int, float, float, str]:
     use_gpu = config.run.device == "cuda" or (config.run.device == "auto" and gpus > 0)
     if use_gpu:
         workers = config.run.workers or max(gpus, 1)
-        return workers, threads, max(gpus, 1) / workers if gpus else 0, "cuda"
+        # Ray packs fractional GPUs within one device, so the share must divide 1: 3 actors on
+        # 2 GPUs get 1/2 each (2 per GPU), never 2/3 (which leaves one actor unschedulable).
+        return workers, threads, 1 / math.ceil(workers / gpus) if gpus else 0, "cuda"
     cpus = max(int(resources.get("CPU", 1)), 1)
     return config.run.workers or max(cpus // threads, 1), threads, 0, "cpu"
 
@@ -79,6 +82,7 @@ def run_units(config: ReleaseConfig, units: list[WorkUnit], summary: Any, done: 
     running: dict[Any, tuple[Any, WorkUnit]] = {}
     recovering: dict[Any, Any] = {}  # ping -> actor: a failed actor is reused only once it answers
     idle = list(actors)
+    alive = set(actors)
     bar = tqdm(total=len(units), unit="unit", desc="corrupting", disable=not progress, dynamic_ncols=True)
     try:
         while queue or running:
@@ -92,6 +96,11 @@ def run_units(config: ReleaseConfig, units: list[WorkUnit], summary: Any, done: 
                 try:
                     ray.get(ref)
                     idle.append(actor)
+                except ActorDiedError as exc:  # will not come back (e.g. its set-up raises)
+                    alive.discard(actor)
+                    if not alive:
+                        raise JobFailed(f"every worker died; last error: {_short(exc)}. Completed units "
+                                        f"are kept: rerun the same command to resume.") from None
                 except RayError:
                     recovering[actor.device.remote()] = actor  # still restarting: ask again
                 continue

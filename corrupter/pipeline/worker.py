@@ -178,6 +178,9 @@ class ShardWorker:
         try:
             parsed: ParsedSample = parse_sample(item)
             key = safe_key(parsed.key)
+            if len(f"{key}.json".encode()) > 100:
+                raise ValueError(f"key of {len(key.encode())} bytes is too long for a tar member name "
+                                 f"(USTAR allows 100 bytes for KEY.EXT)")
             if key in seen:
                 raise ValueError(f"output key {key!r} collides with an earlier sample's key")
             pixels = prepare_image(parsed.image_bytes, self.config.preprocess)

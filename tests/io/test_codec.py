@@ -57,3 +57,8 @@ def test_encoders_round_trip():
                           pixels.permute(1, 2, 0).numpy())
     jpeg = Image.open(io.BytesIO(encode_image(pixels, "jpg", 85)))
     assert jpeg.format == "JPEG" and jpeg.size == (48, 32)
+
+
+def test_extremely_elongated_images_are_refused_before_resizing():
+    with pytest.raises(BadImage, match="too elongated"):
+        imagenet_crop(Image.new("RGB", (40, 40 * 100)), 256, 224, min_side=32)

@@ -75,3 +75,41 @@ def test_batch_size_does_not_change_bytes(tmp_path):
         for r in receipts:
             assert hashlib.sha256((out / "t" / "1" / r["path"]).read_bytes()).hexdigest() == r["sha256"]
     assert digests[0] == digests[1] == digests[2]
+
+
+def test_a_tar_cut_at_a_member_boundary_is_reported_not_silently_short(tmp_path):
+    import io
+
+    from tests.badshards import _add, good_members
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for i in range(3):
+            if i == 2:
+                cut = buffer.tell()  # where sample2's first header starts
+            for name, data in good_members(f"sample{i}", 200 + i):
+                _add(tar, name, data)
+    for end in (cut, cut + 200):  # exactly at the boundary, and inside the next header
+        (tmp_path / "cut.tar").write_bytes(buffer.getvalue()[:end])
+        receipt = run_all(make_config([tmp_path / "cut.tar"], tmp_path / f"out{end}"))[0]
+        assert receipt["samples"] == 2
+        assert any("no end-of-archive marker" in e for e in receipt["source"]["errors"])
+
+
+def test_long_keys_and_repeated_members_are_one_quarantine_entry_each(tmp_path):
+    import io
+
+    from tests.badshards import _add, good_members
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for name, data in good_members("k" * 96, 1) + good_members("ok", 2):
+            _add(tar, name, data)
+        jpg, cls = good_members("dup", 3)
+        for name, data in (jpg, jpg, cls):
+            _add(tar, name, data)
+    (tmp_path / "odd.tar").write_bytes(buffer.getvalue())
+    receipt = run_all(make_config([tmp_path / "odd.tar"], tmp_path / "out"))[0]
+    reasons = sorted((q["key"], q["reason"].split(" ")[0]) for q in receipt["quarantined"])
+    assert reasons == [("dup", "duplicate"), ("k" * 96, "key")]
+    assert receipt["samples"] == 1 and receipt["samples_read"] == 3
