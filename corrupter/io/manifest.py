@@ -28,11 +28,21 @@ def software_versions() -> dict[str, str]:
 
 
 def build_manifest(*, name: str, version: str, config: dict[str, Any], digest: str, seed_scheme: str,
-                   device_type: str, receipts: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """Assemble the manifest from the per-shard receipts; order-independent, so deterministic."""
+                   receipts: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """Assemble the manifest from the per-shard receipts; order-independent, so deterministic.
+
+    Refuses receipts that disagree about an input shard (it changed between a run and its resume)
+    and records the device type the shards were computed on ("mixed" if a resume changed it).
+    """
     receipts = sorted(receipts, key=lambda r: r["path"])
     shards, quarantined, sources = [], {}, {}
+    devices = sorted({r.get("device_type", "cpu") for r in receipts})
     for r in receipts:
+        earlier = sources.get(r["source"]["uri"])
+        if earlier and (earlier["sha256"], earlier["samples_read"]) != (r["source"]["sha256"], r["samples_read"]):
+            raise ValueError(f"input shard {r['source']['uri']} changed while the release was being built "
+                             f"(sha256 {earlier['sha256']} for some outputs, {r['source']['sha256']} for "
+                             f"{r['path']}); build a new version from the current input")
         shards.append({k: r[k] for k in ("path", "corruption", "variant", "severity", "params", "sha256",
                                          "bytes", "samples")}
                       | {"source": {"uri": r["source"]["uri"], "sha256": r["source"]["sha256"]}})
@@ -52,7 +62,7 @@ def build_manifest(*, name: str, version: str, config: dict[str, Any], digest: s
         "config": config,
         "config_digest": digest,
         "software": software_versions(),
-        "device_type": device_type,
+        "device_type": "mixed" if len(devices) > 1 else (devices[0] if devices else "none"),
         "seed_scheme": seed_scheme,
         "sources": sorted(sources.values(), key=lambda s: s["uri"]),
         "shards": shards,

@@ -39,7 +39,7 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
-from .storage import AlreadyExists, NotFound, StorageError
+from .storage import AlreadyExists, NotFound, StorageError, TransientStorageError
 
 log = logging.getLogger(__name__)
 
@@ -188,13 +188,17 @@ def storage_error(exc: BaseException, bucket: str, key: str, action: str, opts: 
                     f"sha256; the local file changed or was corrupted in transit")
         elif code in ("PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException"):
             text = f"{where}: {action} failed ({code}: {message}); set s3.region / AWS_REGION to the bucket's region"
+        elif status >= 500:
+            return TransientStorageError(_redact(f"{where}: {action} failed at {opts.where} after retries "
+                                                 f"(HTTP {status} {code}: {message})"))
         else:
             text = f"{where}: {action} failed at {opts.where} (HTTP {status} {code}: {message})"
     elif isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
         text = (f"{where}: {action}: no usable AWS credentials found ({type(exc).__name__}); set "
                 f"AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or run with an instance/pod role")
     elif isinstance(exc, EndpointConnectionError):
-        text = f"{where}: {action}: cannot reach {opts.where} after {opts.max_attempts} attempt(s) ({exc})"
+        return TransientStorageError(
+            _redact(f"{where}: {action}: cannot reach {opts.where} after {opts.max_attempts} attempt(s) ({exc})"))
     else:
         text = f"{where}: {action} failed at {opts.where} ({type(exc).__name__}: {exc})"
     return StorageError(_redact(text))
@@ -425,7 +429,7 @@ class _ObjectStream(io.RawIOBase):
             except (*_STREAM_ERRORS, EOFError) as exc:
                 failures += 1
                 if failures > RESUME_LIMIT:
-                    raise StorageError(f"s3://{self.bucket}/{self.key}: reading failed at byte {self._pos} of "
+                    raise TransientStorageError(f"s3://{self.bucket}/{self.key}: reading failed at byte {self._pos} of "
                                        f"{self._size} after {RESUME_LIMIT} reconnects ({type(exc).__name__}: {exc})"
                                        ) from None
                 log.info("s3://%s/%s: stream broke at byte %d (%s); resuming", self.bucket, self.key, self._pos,

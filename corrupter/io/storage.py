@@ -22,6 +22,10 @@ class StorageError(RuntimeError):
     """A storage operation failed; the message names the object and the cause."""
 
 
+class TransientStorageError(StorageError):
+    """A failure that may pass (endpoint unreachable, connection kept breaking, 5xx): worth a retry."""
+
+
 class NotFound(StorageError):
     """The object does not exist (as opposed to: it could not be read, e.g. access denied)."""
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..config import ReleaseConfig, config_digest, release_identity
 from ..io.manifest import MANIFEST, build_manifest, dump_manifest
-from ..io.storage import AlreadyExists, Storage, StorageError, is_s3_uri
+from ..io.storage import AlreadyExists, NotFound, Storage, StorageError, is_s3_uri
 from ..seeding import SEED_SCHEME
 from .plan import WorkUnit, plan_units
 from .worker import RECEIPTS, receipt_path, release_storage
@@ -68,7 +68,7 @@ def claim_release(config: ReleaseConfig, release: Storage) -> None:
 
 
 def completed_receipts(release: Storage, units: list[WorkUnit]) -> dict[str, dict[str, Any]]:
-    """Receipts of shards that exist and whose bytes still match (a resumed job skips those)."""
+    """Receipts of published shards whose bytes still match (a resumed job skips those)."""
     wanted = {o.path for u in units for o in u.outputs}
     done: dict[str, dict[str, Any]] = {}
     for rel in release.list(RECEIPTS):
@@ -76,15 +76,28 @@ def completed_receipts(release: Storage, units: list[WorkUnit]) -> dict[str, dic
         path = receipt.get("path")
         if path not in wanted or rel != receipt_path(path):
             continue
-        try:
-            data = release.read_bytes(path)
-        except StorageError:
-            continue
-        if hashlib.sha256(data).hexdigest() == receipt["sha256"]:
-            done[path] = receipt
-        else:
-            log.warning("%s does not match its receipt; it will be redone", path)
+        digest = sha256_of(release, path)
+        if digest is None:
+            continue  # the shard is gone: redo it
+        if digest != receipt["sha256"]:
+            # shards are create-once, so a rerun could not replace it: say so now, not after hours
+            raise StorageError(f"{release.uri}/{path} no longer matches the sha256 recorded when it was "
+                               f"published; it was changed behind the job's back. Remove it and "
+                               f"{rel}, then rerun to redo it")
+        done[path] = receipt
     return done
+
+
+def sha256_of(release: Storage, rel: str) -> str | None:
+    """sha256 of an object, read in chunks (shards can be GiBs); None if it is missing."""
+    digest = hashlib.sha256()
+    try:
+        with release.open_read(rel) as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    except NotFound:
+        return None
+    return digest.hexdigest()
 
 
 def check_inputs(units: list[WorkUnit]) -> None:
@@ -113,8 +126,7 @@ def run_release(config: ReleaseConfig, *, address: str | None = None, progress: 
     receipts = [done[o.path] for u in units for o in u.outputs]
     manifest = build_manifest(
         name=config.name, version=config.version, config=release_identity(config),
-        digest=config_digest(config), seed_scheme=SEED_SCHEME, device_type=summary.device,
-        receipts=receipts)
+        digest=config_digest(config), seed_scheme=SEED_SCHEME, receipts=receipts)
     release.write_bytes(MANIFEST, dump_manifest(manifest))
     release.delete(list(release.list("_work")))
     summary.shards = manifest["totals"]["shards"]

@@ -91,6 +91,8 @@ def output_path(variant: Variant, split: str, source_index: int) -> str:
 def plan_units(config: ReleaseConfig) -> list[WorkUnit]:
     """One unit per (input shard, group of ``variants_per_unit`` variants), in a stable order."""
     sources = expand_shard_patterns(config.input.shards)
+    if not sources:
+        raise ValueError("input.shards names no shard")
     if len(set(sources)) != len(sources):
         raise ValueError("an input shard is listed twice")
     variants = plan_variants(config)

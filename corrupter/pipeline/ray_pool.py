@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from ..config import ReleaseConfig
 from ..io.shards import ShardReadError
-from ..io.storage import StorageError
+from ..io.storage import StorageError, TransientStorageError
 from .plan import WorkUnit
 from .worker import ShardWorker, UnitReport
 
@@ -110,7 +110,8 @@ def run_units(config: ReleaseConfig, units: list[WorkUnit], summary: Any, done: 
             except (RayActorError, RayTaskError, RayError) as exc:
                 failures[unit.unit_id] = failures.get(unit.unit_id, 0) + 1
                 # An unreadable shard or a storage refusal fails the same way every time: stop now.
-                permanent = isinstance(exc, (ShardReadError, StorageError))
+                permanent = (isinstance(exc, (ShardReadError, StorageError))
+                             and not isinstance(exc, TransientStorageError))
                 if permanent or failures[unit.unit_id] >= config.run.max_unit_failures:
                     raise JobFailed(
                         f"work unit {unit.unit_id} (input {unit.source}) failed "

@@ -231,7 +231,7 @@ class ShardWorker:
             "path": out.shard.path, "corruption": variant.corruption, "variant": variant.name,
             "severity": variant.severity, "params": variant.param_dict, "source": source,
             "sha256": digest, "bytes": size, "samples": out.samples, "samples_read": read,
-            "quarantined": quarantined,
+            "quarantined": quarantined, "device_type": self.device.type,
         }
         try:
             self.release.publish_file(out.tmp_path, out.shard.path, digest)

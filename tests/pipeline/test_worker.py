@@ -113,3 +113,36 @@ def test_long_keys_and_repeated_members_are_one_quarantine_entry_each(tmp_path):
     reasons = sorted((q["key"], q["reason"].split(" ")[0]) for q in receipt["quarantined"])
     assert reasons == [("dup", "duplicate"), ("k" * 96, "key")]
     assert receipt["samples"] == 1 and receipt["samples_read"] == 3
+
+
+def test_resume_refuses_a_shard_changed_behind_its_receipt_and_redoes_a_missing_one(tmp_path):
+    import os
+
+    from corrupter.io.storage import LocalStorage, StorageError
+    from corrupter.pipeline.driver import completed_receipts
+
+    config = make_config([REPO / "data" / "sample" / "val-000000.tar"], tmp_path)
+    receipts = run_all(config)
+    release = LocalStorage(tmp_path / "t" / "1")
+    units = plan_units(config)
+    assert len(completed_receipts(release, units)) == len(receipts)
+    gone, changed = (tmp_path / "t" / "1" / receipts[0]["path"]), (tmp_path / "t" / "1" / receipts[1]["path"])
+    gone.unlink()
+    assert len(completed_receipts(release, units)) == len(receipts) - 1
+    os.chmod(changed, 0o644)
+    changed.write_bytes(changed.read_bytes() + b"\0" * 512)
+    with pytest.raises(StorageError, match="no longer matches"):
+        completed_receipts(release, units)
+
+
+def test_an_input_that_changed_between_run_and_resume_is_refused():
+    from corrupter.io.manifest import build_manifest
+
+    def receipt(path, sha):
+        return {"path": path, "corruption": "fog", "variant": "1", "severity": 1, "params": {}, "sha256": "x",
+                "bytes": 1, "samples": 1, "samples_read": 1, "quarantined": [], "device_type": "cpu",
+                "source": {"uri": "in.tar", "sha256": sha, "bytes": 10, "errors": []}}
+
+    with pytest.raises(ValueError, match="changed while the release was being built"):
+        build_manifest(name="n", version="1", config={}, digest="d", seed_scheme="s",
+                       receipts=[receipt("a.tar", "1" * 64), receipt("b.tar", "2" * 64)])
