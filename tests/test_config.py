@@ -43,7 +43,8 @@ def test_unknown_parameter_is_named():
 def test_execution_settings_and_location_do_not_change_the_digest():
     base = config_digest(load_config(DEMO))
     assert base == config_digest(load_config(DEMO, ["run.workers=7", "run.batch_size=3",
-                                                    "output.uri=s3://b/p", "s3.retry_mode=adaptive"]))
+                                                    "output.uri=s3://b/p", "s3.retry_mode=adaptive",
+                                                    "output.max_shard_bytes=1000"]))
     assert base != config_digest(load_config(DEMO, ["output.jpeg_quality=90"]))
     assert base != config_digest(load_config(DEMO, ["seed=1"]))
 

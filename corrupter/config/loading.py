@@ -13,8 +13,8 @@ from pydantic import ValidationError
 from .models import ReleaseConfig
 
 # Fields that only say how or where to execute: excluded from the digest and the manifest, so the
-# worker count, batch size or storage location never change a release.
-EXECUTION_ONLY = {"run": True, "s3": True, "output": {"uri"}}
+# worker count, batch size, storage location or a size guard never change a release.
+EXECUTION_ONLY = {"run": True, "s3": True, "output": {"uri", "max_shard_bytes"}}
 
 
 class ConfigError(ValueError):
