@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import platform
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from .storage import NotFound, Storage, StorageError
+from .storage import NotFound, Storage, StorageError, object_digest
 
 MANIFEST = "manifest.json"
 FORMAT = "corrupter-release/1"
@@ -109,19 +108,18 @@ def verify_release(release: Storage) -> tuple[dict[str, Any], list[Mismatch]]:
     listed = set()
     for shard in manifest["shards"]:
         listed.add(shard["path"])
-        digest, size = hashlib.sha256(), 0
         try:
-            with release.open_read(shard["path"]) as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    digest.update(chunk)
-                    size += len(chunk)
+            found = object_digest(release, shard["path"])
         except StorageError:
+            found = None
+        if found is None:
             problems.append(Mismatch(shard["path"], "missing"))
             continue
+        digest, size = found
         if size != shard["bytes"]:
             problems.append(Mismatch(shard["path"], f"size {size} != manifest {shard['bytes']}"))
-        elif digest.hexdigest() != shard["sha256"]:
-            problems.append(Mismatch(shard["path"], f"sha256 {digest.hexdigest()} != manifest {shard['sha256']}"))
+        elif digest != shard["sha256"]:
+            problems.append(Mismatch(shard["path"], f"sha256 {digest} != manifest {shard['sha256']}"))
     for rel in release.list():
         if rel.endswith(".tar") and rel not in listed:
             problems.append(Mismatch(rel, "shard not listed in the manifest"))

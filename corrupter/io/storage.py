@@ -45,12 +45,27 @@ class Storage(Protocol):
     def child(self, rel: str) -> Storage: ...
 
 
+def _hash_stream(fh: BinaryIO) -> tuple[str, int]:
+    """(sha256 hex, size) of a stream, read in chunks: shards can be GiBs."""
+    digest, size = hashlib.sha256(), 0
+    for chunk in iter(lambda: fh.read(1 << 20), b""):
+        digest.update(chunk)
+        size += len(chunk)
+    return digest.hexdigest(), size
+
+
 def sha256_file(path: str) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return _hash_stream(fh)[0]
+
+
+def object_digest(storage: "Storage", rel: str) -> tuple[str, int] | None:
+    """(sha256 hex, size) of a stored object; None if it does not exist."""
+    try:
+        with storage.open_read(rel) as fh:
+            return _hash_stream(fh)
+    except NotFound:
+        return None
 
 
 class LocalStorage:

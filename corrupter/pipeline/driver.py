@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -12,7 +11,7 @@ from typing import Any
 
 from ..config import ReleaseConfig, config_digest, release_identity
 from ..io.manifest import MANIFEST, build_manifest, dump_manifest
-from ..io.storage import AlreadyExists, NotFound, Storage, StorageError, is_s3_uri
+from ..io.storage import AlreadyExists, Storage, StorageError, is_s3_uri, object_digest
 from ..seeding import SEED_SCHEME
 from .plan import WorkUnit, plan_units
 from .worker import RECEIPTS, receipt_path, release_storage
@@ -76,28 +75,16 @@ def completed_receipts(release: Storage, units: list[WorkUnit]) -> dict[str, dic
         path = receipt.get("path")
         if path not in wanted or rel != receipt_path(path):
             continue
-        digest = sha256_of(release, path)
-        if digest is None:
+        found = object_digest(release, path)  # chunked: shards can be GiBs
+        if found is None:
             continue  # the shard is gone: redo it
-        if digest != receipt["sha256"]:
+        if found[0] != receipt["sha256"]:
             # shards are create-once, so a rerun could not replace it: say so now, not after hours
             raise StorageError(f"{release.uri}/{path} no longer matches the sha256 recorded when it was "
                                f"published; it was changed behind the job's back. Remove it and "
                                f"{rel}, then rerun to redo it")
         done[path] = receipt
     return done
-
-
-def sha256_of(release: Storage, rel: str) -> str | None:
-    """sha256 of an object, read in chunks (shards can be GiBs); None if it is missing."""
-    digest = hashlib.sha256()
-    try:
-        with release.open_read(rel) as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
-    except NotFound:
-        return None
-    return digest.hexdigest()
 
 
 def check_inputs(units: list[WorkUnit]) -> None:

@@ -6,7 +6,6 @@ The driver wraps it in a Ray actor; tests and debugging can call it directly.
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import json
 import logging
 import os
@@ -24,7 +23,7 @@ from ..config import ReleaseConfig
 from ..io.assets import load_assets
 from ..io.codec import BadImage, encode_image, prepare_image
 from ..io.shards import HashingReader, ParsedSample, RawSample, Rejected, iter_samples, parse_sample, safe_key
-from ..io.storage import AlreadyExists, Storage, StorageError, open_input, open_storage, sha256_file
+from ..io.storage import AlreadyExists, Storage, StorageError, object_digest, open_input, open_storage, sha256_file
 from ..io.tarwriter import DeterministicTarWriter
 from ..seeding import derive_seed, make_generator
 from .plan import OutputShard, WorkUnit
@@ -237,8 +236,8 @@ class ShardWorker:
             self.release.publish_file(out.tmp_path, out.shard.path, digest)
         except AlreadyExists:
             # A retried unit whose earlier attempt published this shard: fine if the bytes agree.
-            existing = self.release.read_bytes(out.shard.path)
-            if hashlib.sha256(existing).hexdigest() != digest:
+            existing = object_digest(self.release, out.shard.path)
+            if existing is None or existing[0] != digest:
                 raise StorageError(f"{out.shard.path} exists with different content; the release "
                                    f"directory holds output of another config") from None
         try:
