@@ -48,8 +48,6 @@ PIXELATE_SEVERITIES = tuple({"factor": c} for c in (0.6, 0.5, 0.4, 0.3, 0.25))
 JPEG_SEVERITIES = tuple({"quality": q} for q in (25, 18, 15, 10, 7))
 
 _TINY = torch.finfo(torch.float64).tiny
-# For each hue sector 0..5 of skimage's hsv2rgb: which of (v, p, q, t) becomes R, G and B.
-_SECTOR_SOURCES = torch.tensor([[0, 3, 1], [2, 0, 1], [1, 0, 3], [1, 2, 0], [3, 1, 0], [0, 1, 2]])
 
 
 def read_8bit(images: torch.Tensor) -> torch.Tensor:
@@ -59,13 +57,13 @@ def read_8bit(images: torch.Tensor) -> torch.Tensor:
 
 def truncate_8bit(images: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """The reference's output ``np.uint8(np.clip(x, 0, 1) * 255)``, as a level / 255 in ``dtype``."""
-    return torch.floor(images.clamp(0, 1) * 255).to(dtype) / 255
+    return images.clamp(0, 1).mul_(255).floor_().to(dtype).div_(255)
 
 
 def rgb_to_hsv(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """skimage ``rgb2hsv``, operation for operation (so float64 results are bit-identical).
 
-    Shape: (B, 3, H, W) -> three (B, H, W) planes, hue in [0, 1).
+    Shape: (B, 3, H, W) -> three (B, H, W) planes, hue in [0, 1].
     """
     red, green, blue = rgb.unbind(1)
     value = rgb.amax(1)
@@ -75,26 +73,37 @@ def rgb_to_hsv(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Ten
     saturation = delta / value.clamp_min(_TINY)
     safe_delta = delta.clamp_min(_TINY)
     # skimage assigns red-max, then green-max, then blue-max, so later channels win ties.
-    hue = (green - blue) / safe_delta
-    hue = torch.where(green == value, 2.0 + (blue - red) / safe_delta, hue)
-    hue = torch.where(blue == value, 4.0 + (red - green) / safe_delta, hue)
-    hue = torch.where(delta == 0, 0.0, torch.remainder(hue / 6.0, 1.0))
+    hue = (green - blue).div_(safe_delta)
+    hue = torch.where(green == value, (blue - red).div_(safe_delta).add_(2.0), hue)
+    hue = torch.where(blue == value, (red - green).div_(safe_delta).add_(4.0), hue)
+    hue = hue.div_(6.0)
+    # NumPy's ``x % 1.`` for x in (-1, 1): x itself, or x + 1 (rounded) when negative; -x + 1 can
+    # round up to 1.0, which hsv_to_rgb wraps to sector 0 as skimage's uint8 % 6 does.
+    hue = torch.where(hue < 0, hue + 1.0, hue)
+    hue = hue.masked_fill_(delta == 0, 0.0)
     return hue, saturation, value
 
 
 def hsv_to_rgb(hue: torch.Tensor, saturation: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
     """skimage ``hsv2rgb``, operation for operation.
 
+    Each output channel selects one of v, p, q, t by hue sector (skimage's ``np.choose``); the
+    selection is done with ``where`` because a gather over a stacked (B, 4, H, W) copy costs more
+    than the arithmetic.
     Shape: three (B, H, W) planes -> (B, 3, H, W).
     """
-    sector_start = torch.floor(hue * 6)
-    fraction = hue * 6 - sector_start
+    hue6 = hue * 6
+    sector = torch.floor(hue6)
+    fraction = hue6.sub_(sector)
     p = value * (1 - saturation)
     q = value * (1 - fraction * saturation)
     t = value * (1 - (1 - fraction) * saturation)
-    sector = sector_start.to(torch.int64).remainder(6)
-    sources = _SECTOR_SOURCES.to(sector.device)[sector].permute(0, 3, 1, 2)
-    return torch.stack((value, p, q, t), dim=1).gather(1, sources)
+    sector = sector.masked_fill_(sector >= 6, 0.0)  # hue = 1.0 exactly: skimage's uint8 % 6
+    s0, s1, s2, s3, s4, s5 = (sector == k for k in range(6))
+    red = torch.where(s0 | s5, value, torch.where(s1, q, torch.where(s4, t, p)))
+    green = torch.where(s1 | s2, value, torch.where(s0, t, torch.where(s3, q, p)))
+    blue = torch.where(s3 | s4, value, torch.where(s2, t, torch.where(s5, q, p)))
+    return torch.stack((red, green, blue), dim=1)
 
 
 @register_corruption("brightness", family="digital", severities=BRIGHTNESS_SEVERITIES, tags=("imagenet-c",),

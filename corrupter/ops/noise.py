@@ -95,7 +95,7 @@ def poisson_support(max_rate: float) -> int:
 
 
 @functools.lru_cache(maxsize=16)
-def poisson_tables(photons: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def poisson_tables(photons: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Tables for drawing Poisson(level / 255 * photons) / photons at the 256 8-bit levels (CPU).
 
     Flat index ``level * K + k`` addresses count k of level ``level``:
@@ -103,7 +103,9 @@ def poisson_tables(photons: float) -> tuple[torch.Tensor, torch.Tensor, torch.Te
       and level 0 (rate 0) is the point mass at 0;
     - ``value`` (256 * K,) float32: k / photons, the kernel's output for that count (before the clip);
     - ``guide`` (256 * GUIDE_BINS,) int64: entry (level, j) is the flat index of the smallest k with
-      P(X <= k) >= j / GUIDE_BINS, where the search for any u in [j, j + 1) / GUIDE_BINS starts.
+      P(X <= k) >= j / GUIDE_BINS, where the search for any u in [j, j + 1) / GUIDE_BINS starts;
+    - ``settled`` (256 * GUIDE_BINS,) bool: that k is the answer for every u of the bin
+      (P(X <= k) >= (j + 1) / GUIDE_BINS), true for most bins, so most elements need no search.
     Pure functions of ``photons``, hence cached.
     """
     levels = torch.arange(256, dtype=torch.float64)
@@ -116,24 +118,28 @@ def poisson_tables(photons: float) -> tuple[torch.Tensor, torch.Tensor, torch.Te
     cdf[:, -1] = 1.0
     value = (k / photons).to(torch.float32).expand(256, support)
     bins = (torch.arange(GUIDE_BINS, dtype=torch.float64) / GUIDE_BINS).expand(256, GUIDE_BINS).contiguous()
-    guide = torch.searchsorted(cdf, bins) + torch.arange(256)[:, None] * support
-    return cdf.reshape(-1), value.reshape(-1), guide.reshape(-1)
+    first = torch.searchsorted(cdf, bins)
+    settled = cdf.gather(1, first) >= bins + 1 / GUIDE_BINS
+    guide = first + torch.arange(256)[:, None] * support
+    return cdf.reshape(-1), value.reshape(-1), guide.reshape(-1), settled.reshape(-1)
 
 
 def poisson_sample(levels: torch.Tensor, uniform: torch.Tensor, photons: float) -> torch.Tensor:
     """Poisson(level / 255 * photons) / photons by exact inverse CDF of ``uniform``, elementwise.
 
-    Indexed search for the smallest k with P(X <= k) >= u: the guide table gives a start at or
-    below it, and nearly every element is there or one step above. The rest (u in a level's last
-    guide bin, where the far tail crowds) search their whole row.
+    Indexed search for the smallest k with P(X <= k) >= u: the guide table gives the answer for
+    elements in a settled bin and a start at or below it for the rest, which are nearly all there
+    or one step above. The remainder (u in a level's last guide bin, where the far tail crowds)
+    search their whole row.
     """
-    cdf, value, guide = (t.to(uniform.device) for t in poisson_tables(float(photons)))
+    cdf, value, guide, settled = (t.to(uniform.device) for t in poisson_tables(float(photons)))
     support = cdf.numel() // 256
-    # floor(u * bins) is exact (bins is a power of two), so the start never overshoots the answer.
-    start = torch.floor(uniform * GUIDE_BINS).add_(levels.to(torch.float64), alpha=GUIDE_BINS)
-    index = guide.take(start.to(torch.int64)).reshape(-1)
+    # u * bins is exact (bins is a power of two) and truncation floors it: the start never overshoots.
+    start = (uniform * GUIDE_BINS).to(torch.int64).add_(levels.to(torch.int64), alpha=GUIDE_BINS).reshape(-1)
+    index = guide.take(start)
     flat_uniform = uniform.reshape(-1)
-    pending = (cdf.take(index) < flat_uniform).nonzero().squeeze(1)
+    pending = (~settled.take(start)).nonzero().squeeze(1)
+    pending = pending[cdf.take(index[pending]) < flat_uniform[pending]]
     index[pending] += 1
     pending = pending[cdf.take(index[pending]) < flat_uniform[pending]]
     if pending.numel():

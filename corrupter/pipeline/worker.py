@@ -5,7 +5,6 @@ The driver wraps it in a Ray actor; tests and debugging can call it directly.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import logging
 import os
@@ -23,14 +22,24 @@ from ..config import ReleaseConfig
 from ..io.assets import load_assets
 from ..io.codec import BadImage, encode_image, prepare_image
 from ..io.shards import HashingReader, ParsedSample, RawSample, Rejected, iter_samples, parse_sample, safe_key
-from ..io.storage import AlreadyExists, Storage, StorageError, object_digest, open_input, open_storage, sha256_file
+from ..io.storage import (
+    AlreadyExists,
+    Storage,
+    StorageError,
+    object_digest,
+    open_input,
+    open_storage,
+    sha256_file,
+)
 from ..io.tarwriter import DeterministicTarWriter
 from ..seeding import derive_seed, make_generator
+from .heap import release_free_heap, tune_heap
 from .plan import OutputShard, WorkUnit
 
 log = logging.getLogger(__name__)
 
 RECEIPTS = "_work/receipts"
+CPU_KERNEL_BATCH = 4  # samples per kernel call on the CPU (see ShardWorker._corrupt)
 
 
 def receipt_path(shard_path: str) -> str:
@@ -43,24 +52,6 @@ def release_storage(config: ReleaseConfig) -> Storage:
 
 def release_seed(config: ReleaseConfig) -> str:
     return f"{config.name}#{config.seed}"
-
-
-def _release_free_heap() -> None:
-    """Hand freed heap pages back to the OS (glibc malloc_trim) between batches.
-
-    Image batches are large, short-lived blocks; glibc keeps what they leave behind, fragmented, so
-    without this a worker's peak RSS creeps up with every shard (bench/bench_job.py measures it).
-    Cheaper than serving batches from mmap, which costs a page fault per page. No-op without glibc.
-    """
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
-
-
-try:
-    _LIBC = ctypes.CDLL("libc.so.6")
-    _LIBC.malloc_trim  # noqa: B018  (glibc only)
-except (OSError, AttributeError):
-    _LIBC = None
 
 
 def pick_device(requested: str) -> torch.device:
@@ -110,6 +101,8 @@ class ShardWorker:
         self.config = config
         self.device = pick_device(device or config.run.device)
         torch.set_num_threads(config.run.threads_per_worker)
+        if self.device.type == "cpu":
+            tune_heap()
         self.release = release_storage(config)
         self._assets: dict[str, Any] = {}
 
@@ -145,7 +138,7 @@ class ShardWorker:
                 for out in outputs:
                     self._corrupt_batch(batch, out, unit)
                 report.images += len(batch) * len(outputs)
-                _release_free_heap()
+                release_free_heap()
             stream.drain()
         state.read += len(state.quarantined)
         source = {"uri": unit.source, "sha256": stream.sha256.hexdigest(), "bytes": stream.bytes,
@@ -194,15 +187,12 @@ class ShardWorker:
         spec = ops.get_corruption(variant.corruption)
         params = variant.param_dict
         seeds = [derive_seed(release_seed(self.config), s.key, variant.corruption, variant.name) for s in batch]
-        images = torch.stack([s.pixels for s in batch]).to(self.device).float() / 255
-        corrupted, draws = ops.apply_batch(spec, images, params, [make_generator(s) for s in seeds],
-                                           self._assets_for(spec))
-        pixels = ops.quantize_uint8(corrupted).cpu()
+        pixels, sampled = self._corrupt(batch, spec, params, seeds)
         fmt = self.config.output.format
         for i, sample in enumerate(batch):
             meta = {
                 "corruption": variant.corruption, "variant": variant.name, "severity": variant.severity,
-                "params": params, "sampled": ops.recordable_draws(draws, i), "seed": seeds[i],
+                "params": params, "sampled": sampled[i], "seed": seeds[i],
                 "label": sample.label,
                 "source": {"shard": posixpath.basename(unit.source), "key": sample.source_key},
             }
@@ -212,6 +202,26 @@ class ShardWorker:
                 "json": json.dumps(meta, sort_keys=True, separators=(",", ":")).encode(),
             })
             out.samples += 1
+
+    def _corrupt(self, batch: list[_Input], spec: ops.CorruptionSpec, params: dict[str, Any],
+                 seeds: list[int]) -> tuple[torch.Tensor, list[dict[str, Any]]]:
+        """uint8 (B, 3, H, W) outputs on the CPU and each sample's recordable draws.
+
+        On the CPU the kernel runs CPU_KERNEL_BATCH samples at a time: its float64 temporaries then
+        stay under glibc's mmap ceiling and in cache (see heap.py); outputs do not depend on how a
+        batch is split (tests/pipeline/test_e2e.py runs several batch sizes).
+        """
+        chunk = CPU_KERNEL_BATCH if self.device.type == "cpu" else len(batch)
+        pixels, sampled = [], []
+        for first in range(0, len(batch), chunk):
+            part = batch[first:first + chunk]
+            images = torch.stack([s.pixels for s in part]).to(self.device).float() / 255
+            corrupted, draws = ops.apply_batch(spec, images, params,
+                                               [make_generator(s) for s in seeds[first:first + chunk]],
+                                               self._assets_for(spec))
+            pixels.append(ops.quantize_uint8(corrupted).cpu())
+            sampled += [ops.recordable_draws(draws, i) for i in range(len(part))]
+        return torch.cat(pixels), sampled
 
     def _assets_for(self, spec: ops.CorruptionSpec) -> dict[str, Any]:
         missing = [a for a in spec.assets if a not in self._assets]

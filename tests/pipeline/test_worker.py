@@ -9,9 +9,17 @@ import pytest
 
 from corrupter.config import validate_config
 from corrupter.io.shards import ShardReadError
+from corrupter.pipeline import worker as worker_module
 from corrupter.pipeline.plan import plan_units
 from corrupter.pipeline.worker import ShardWorker
-from tests.badshards import BOMB_PIXELS, EXPECTED, EXPECTED_EXTRA, OK_KEYS, write_bad_shard, write_truncated_shard
+from tests.badshards import (
+    BOMB_PIXELS,
+    EXPECTED,
+    EXPECTED_EXTRA,
+    OK_KEYS,
+    write_bad_shard,
+    write_truncated_shard,
+)
 from tests.conftest import REPO
 
 
@@ -65,16 +73,18 @@ def test_a_shard_that_is_not_a_tar_is_a_clear_error(tmp_path):
         run_all(make_config([tmp_path / "junk.tar"], tmp_path / "out"))
 
 
-def test_batch_size_does_not_change_bytes(tmp_path):
+def test_batch_size_and_kernel_chunking_do_not_change_bytes(tmp_path, monkeypatch):
+    """Neither run.batch_size nor the CPU kernel chunk (worker.CPU_KERNEL_BATCH) moves a byte."""
     sample = REPO / "data" / "sample" / "val-000000.tar"
     digests = []
-    for batch_size in (1, 2, 16):
-        out = tmp_path / f"b{batch_size}"
+    for batch_size, kernel_batch in ((1, 4), (2, 4), (16, 4), (16, 1), (16, 2), (16, 1000)):
+        monkeypatch.setattr(worker_module, "CPU_KERNEL_BATCH", kernel_batch)
+        out = tmp_path / f"b{batch_size}-k{kernel_batch}"
         receipts = run_all(make_config([sample], out, batch_size=batch_size, variants_per_unit=2))
         digests.append(sorted((r["path"], r["sha256"]) for r in receipts))
         for r in receipts:
             assert hashlib.sha256((out / "t" / "1" / r["path"]).read_bytes()).hexdigest() == r["sha256"]
-    assert digests[0] == digests[1] == digests[2]
+    assert all(d == digests[0] for d in digests)
 
 
 def test_a_tar_cut_at_a_member_boundary_is_reported_not_silently_short(tmp_path):
