@@ -1,6 +1,6 @@
 """End-to-end throughput and worker memory of real jobs on a local Ray cluster.
 
-    python bench/bench_job.py [--workers 1] [--config configs/demo.yaml]
+    python bench/bench_job.py [--workers 1] [--set KEY=VALUE ...]
 
 1. The demo job on one worker with one thread: output images per second end to end (decode, crop,
    corrupt, JPEG encode, tar, publish), next to the JPEG-encode bound measured in the same run.
@@ -79,9 +79,12 @@ def jpeg_encode_bound(seconds: float = 2.0) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra config overrides for every job, e.g. on a GPU node: "
+                             "--set run.device=cuda --set output.jpeg_encoder=torchvision")
     args = parser.parse_args()
     one_core = [f"run.workers={args.workers}", "run.threads_per_worker=1", "run.batch_size=32",
-                "run.variants_per_unit=25"]
+                "run.variants_per_unit=25", *args.set]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         demo = run_job(tmp / "demo", *one_core)
@@ -90,7 +93,7 @@ def main() -> None:
         small = run_job(tmp / "small", *one_core, f"input.shards={big_shard(tmp / 'small.tar', 8)}")
         large = run_job(tmp / "large", *one_core, f"input.shards={big_shard(tmp / 'large.tar', 48)}")
     bound = jpeg_encode_bound()
-    print(f"# {time.strftime('%Y-%m-%d')} end to end, {args.workers} worker(s) x 1 thread\n")
+    print(f"# {time.strftime('%Y-%m-%d')} end to end, {args.workers} worker(s) x 1 thread {' '.join(args.set)}\n")
     print(f"codec bound (JPEG q85 encode alone, 224x224, this core): {bound:.0f} images/s")
     print(f"demo job: {demo['images']} output images, {demo['images_per_s']:.1f} images/s "
           f"(includes Ray start-up and the manifest)")

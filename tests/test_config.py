@@ -23,6 +23,7 @@ def test_demo_config_loads_and_plans():
     ("name=bad/name", "name"),
     ("corruptions=[{name: fog, severities: [9]}]", "corruptions.0"),
     ("input=null", "input"),
+    ("output={format: png, jpeg_encoder: torchvision}", "output"),
 ])
 def test_bad_fields_are_named(override, field):
     with pytest.raises(ConfigError) as err:
@@ -46,6 +47,7 @@ def test_execution_settings_and_location_do_not_change_the_digest():
                                                     "output.uri=s3://b/p", "s3.retry_mode=adaptive",
                                                     "output.max_shard_bytes=1000"]))
     assert base != config_digest(load_config(DEMO, ["output.jpeg_quality=90"]))
+    assert base != config_digest(load_config(DEMO, ["output.jpeg_encoder=torchvision"]))
     assert base != config_digest(load_config(DEMO, ["seed=1"]))
 
 

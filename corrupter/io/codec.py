@@ -88,6 +88,26 @@ def encode_image(pixels: torch.Tensor, fmt: str, jpeg_quality: int = 85) -> byte
     return buffer.getvalue()
 
 
+def encode_images(pixels: torch.Tensor, fmt: str, jpeg_quality: int = 85,
+                  jpeg_encoder: str = "pillow") -> list[bytes]:
+    """Encode uint8 (B, 3, H, W) on any device; see OutputConfig.jpeg_encoder for the encoders.
+
+    ``torchvision`` encodes JPEG where the pixels are: one batched nvJPEG call on CUDA (only the
+    compressed bytes cross to the host), libjpeg-turbo on the CPU (Pillow's bytes without
+    ``optimize``). ``pillow`` copies the pixels to the host and encodes them one by one.
+    """
+    if jpeg_encoder == "torchvision" and fmt == "jpg":
+        from torchvision.io import encode_jpeg
+
+        with warnings.catch_warnings():  # deprecated for TorchCodec in 0.29; pinned, so still here
+            warnings.filterwarnings("ignore", "The image decoding and encoding", DeprecationWarning)
+            encoded = encode_jpeg([image.contiguous() for image in pixels], quality=jpeg_quality)
+        return [data.cpu().numpy().tobytes() for data in encoded]
+    if jpeg_encoder not in ("pillow", "torchvision"):
+        raise ValueError(f"unknown jpeg_encoder {jpeg_encoder!r}; use pillow or torchvision")
+    return [encode_image(image, fmt, jpeg_quality) for image in pixels.cpu()]
+
+
 def decode_rgb_array(data: bytes) -> np.ndarray:
     """Decode an encoded image to uint8 H x W x 3 (for previews and tests)."""
     return np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB"))

@@ -20,7 +20,7 @@ import torch
 from .. import ops
 from ..config import ReleaseConfig
 from ..io.assets import load_assets
-from ..io.codec import BadImage, encode_image, prepare_image
+from ..io.codec import BadImage, encode_images, prepare_image
 from ..io.shards import HashingReader, ParsedSample, RawSample, Rejected, iter_samples, parse_sample, safe_key
 from ..io.storage import (
     AlreadyExists,
@@ -189,6 +189,7 @@ class ShardWorker:
         seeds = [derive_seed(release_seed(self.config), s.key, variant.corruption, variant.name) for s in batch]
         pixels, sampled = self._corrupt(batch, spec, params, seeds)
         fmt = self.config.output.format
+        encoded = encode_images(pixels, fmt, self.config.output.jpeg_quality, self.config.output.jpeg_encoder)
         for i, sample in enumerate(batch):
             meta = {
                 "corruption": variant.corruption, "variant": variant.name, "severity": variant.severity,
@@ -197,7 +198,7 @@ class ShardWorker:
                 "source": {"shard": posixpath.basename(unit.source), "key": sample.source_key},
             }
             out.writer.write(sample.key, {
-                fmt: encode_image(pixels[i], fmt, self.config.output.jpeg_quality),
+                fmt: encoded[i],
                 "cls": str(sample.label).encode(),
                 "json": json.dumps(meta, sort_keys=True, separators=(",", ":")).encode(),
             })
@@ -205,7 +206,7 @@ class ShardWorker:
 
     def _corrupt(self, batch: list[_Input], spec: ops.CorruptionSpec, params: dict[str, Any],
                  seeds: list[int]) -> tuple[torch.Tensor, list[dict[str, Any]]]:
-        """uint8 (B, 3, H, W) outputs on the CPU and each sample's recordable draws.
+        """uint8 (B, 3, H, W) outputs on the worker's device and each sample's recordable draws.
 
         On the CPU the kernel runs CPU_KERNEL_BATCH samples at a time: its float64 temporaries then
         stay under glibc's mmap ceiling and in cache (see heap.py); outputs do not depend on how a
@@ -219,7 +220,7 @@ class ShardWorker:
             corrupted, draws = ops.apply_batch(spec, images, params,
                                                [make_generator(s) for s in seeds[first:first + chunk]],
                                                self._assets_for(spec))
-            pixels.append(ops.quantize_uint8(corrupted).cpu())
+            pixels.append(ops.quantize_uint8(corrupted))
             sampled += [ops.recordable_draws(draws, i) for i in range(len(part))]
         return torch.cat(pixels), sampled
 

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 from torchvision import transforms
 
-from corrupter.io.codec import BadImage, decode_image, encode_image, imagenet_crop
+from corrupter.io.codec import BadImage, decode_image, encode_image, encode_images, imagenet_crop
 
 
 def encoded(image: Image.Image, fmt: str) -> bytes:
@@ -62,3 +62,41 @@ def test_encoders_round_trip():
 def test_extremely_elongated_images_are_refused_before_resizing():
     with pytest.raises(BadImage, match="too elongated"):
         imagenet_crop(Image.new("RGB", (40, 40 * 100)), 256, 224, min_side=32)
+
+
+def photo_batch(photos, device="cpu"):
+    import torch
+
+    stack = np.stack([photos[name] for name in ("coffee", "rocket", "astronaut")])
+    return torch.from_numpy(stack).permute(0, 3, 1, 2).contiguous().to(device)
+
+
+def test_torchvision_jpeg_encoder_on_the_cpu_gives_pillows_unoptimised_bytes(photos):
+    """The CPU half of output.jpeg_encoder=torchvision: libjpeg-turbo, the same file as Pillow writes
+    without optimize=True; the pillow encoder (the default) gives Pillow's optimised file."""
+    pixels = photo_batch(photos)
+    ours = encode_images(pixels, "jpg", 85, "torchvision")
+    pillow = encode_images(pixels, "jpg", 85, "pillow")
+    for i, image in enumerate(pixels):
+        plain = io.BytesIO()
+        Image.fromarray(image.permute(1, 2, 0).numpy()).save(plain, format="JPEG", quality=85)
+        assert ours[i] == plain.getvalue()
+        assert pillow[i] == encode_image(image, "jpg", 85) and len(pillow[i]) < len(ours[i])
+
+
+def test_unknown_jpeg_encoder_is_refused(photos):
+    with pytest.raises(ValueError, match="nvjpeg"):
+        encode_images(photo_batch(photos), "jpg", 85, "nvjpeg")
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="no CUDA device")
+def test_torchvision_jpeg_encoder_on_cuda_is_a_faithful_jpeg(photos):
+    """nvJPEG's bytes differ from libjpeg's; the decoded pixels must be as close to the input as
+    libjpeg's at the same quality (mean absolute error within 0.5 of a level of libjpeg's)."""
+    pixels = photo_batch(photos, "cuda")
+    for image, gpu, cpu in zip(pixels.cpu(), encode_images(pixels, "jpg", 85, "torchvision"),
+                               encode_images(pixels.cpu(), "jpg", 85, "torchvision")):
+        original = image.permute(1, 2, 0).numpy().astype(float)
+        errors = [np.abs(np.asarray(Image.open(io.BytesIO(data)).convert("RGB")) - original).mean()
+                  for data in (gpu, cpu)]
+        assert errors[0] < errors[1] + 0.5, errors

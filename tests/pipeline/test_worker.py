@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import tarfile
 
+import numpy as np
 import pytest
 
 from corrupter.config import validate_config
+from corrupter.io.codec import decode_rgb_array
 from corrupter.io.shards import ShardReadError
 from corrupter.pipeline import worker as worker_module
 from corrupter.pipeline.plan import plan_units
@@ -156,3 +158,19 @@ def test_an_input_that_changed_between_run_and_resume_is_refused():
     with pytest.raises(ValueError, match="changed while the release was being built"):
         build_manifest(name="n", version="1", config={}, digest="d", seed_scheme="s",
                        receipts=[receipt("a.tar", "1" * 64), receipt("b.tar", "2" * 64)])
+
+
+def test_the_torchvision_jpeg_encoder_writes_jpegs_of_the_same_pixels(tmp_path):
+    """output.jpeg_encoder=torchvision (nvJPEG on GPU workers) on the CPU: other bytes, same images."""
+    sample = REPO / "data" / "sample" / "val-000000.tar"
+    shards = {}
+    for encoder in ("pillow", "torchvision"):
+        config = make_config([sample], tmp_path / encoder)
+        config = config.model_copy(update={"output": config.output.model_copy(update={"jpeg_encoder": encoder})})
+        receipt = run_all(config)[0]
+        with tarfile.open(tmp_path / encoder / "t" / "1" / receipt["path"]) as tar:
+            shards[encoder] = {m.name: tar.extractfile(m).read() for m in tar if m.name.endswith(".jpg")}
+    assert shards["pillow"].keys() == shards["torchvision"].keys() and shards["pillow"]
+    for name, data in shards["pillow"].items():
+        assert data != shards["torchvision"][name]
+        assert np.array_equal(decode_rgb_array(data), decode_rgb_array(shards["torchvision"][name]))
