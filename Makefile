@@ -30,6 +30,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[bench]'
 	OMP_NUM_THREADS=1 $(PY) bench/bench_ops.py
+	$(PY) bench/bench_worker.py
 	$(PY) bench/bench_job.py
 
 clean:

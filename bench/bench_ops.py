@@ -74,6 +74,43 @@ def jpeg_encode_ms(images: torch.Tensor, seconds: float) -> float:
     return (time.perf_counter() - start) / n * 1000
 
 
+def speedup(reference_ms: float, ours_ms: float) -> str:
+    ratio = reference_ms / ours_ms
+    return f"{ratio:.1f}x" if ratio < 10 else f"{ratio:.0f}x"
+
+
+def primitive_costs(seconds: float) -> dict[str, float]:
+    """ms per 224x224 image of steps some corruptions cannot avoid, for comparison with the table.
+
+    Drawing one normal / one uniform per element from a sample's own generator (the noise ops), one
+    elementwise float32 pass, and libjpeg / Pillow doing the reference's own work (jpeg_compression,
+    pixelate)."""
+    from torchvision.io import decode_jpeg, encode_jpeg
+
+    generator = make_generator(0)
+    image = photos_batch(1)[0]
+    levels = (image * 255).to(torch.uint8)
+    pil = Image.fromarray(levels.permute(1, 2, 0).numpy())
+    steps = {
+        "torch.randn, 3x224x224 float32": lambda: torch.randn(3, 224, 224, generator=generator),
+        "torch.rand, 3x224x224 float64": lambda: torch.rand(3, 224, 224, generator=generator,
+                                                            dtype=torch.float64),
+        "one elementwise pass (x * c), float32": lambda: image * 0.5,
+        "float -> 8-bit levels -> float (quantize_uint8, / 255)": lambda: ops.quantize_uint8(image).float() / 255,
+        "libjpeg encode + decode, quality 15 (torchvision)": lambda: decode_jpeg(encode_jpeg(levels, 15)),
+        "Pillow BOX resize 224 -> 89 -> 224": lambda: pil.resize((89, 89), Image.BOX).resize((224, 224), Image.BOX),
+    }
+    costs = {}
+    for label, step in steps.items():
+        step()
+        start, n = time.perf_counter(), 0
+        while time.perf_counter() - start < seconds / 5:
+            step()
+            n += 1
+        costs[label] = (time.perf_counter() - start) / n * 1000
+    return costs
+
+
 def reference_times(python: str, severity: int, names: list[str]) -> dict[str, float]:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     out = subprocess.run([python, str(ROOT / "bench" / "time_imagecorruptions.py"), "--severity", str(severity),
@@ -107,6 +144,7 @@ def main() -> None:
                  or "imagenet-c-extra" in ops.get_corruption(n).tags]
     ref = reference_times(args.reference_python, args.severity, ref_names) if args.reference_python else {}
     jpeg = jpeg_encode_ms(images, args.seconds)
+    primitives = primitive_costs(args.seconds) if args.device == "cpu" else {}
     machine = f"{platform.processor() or platform.machine()}, torch {torch.__version__}, {args.device}"
     if args.device == "cuda":
         machine += f" ({torch.cuda.get_device_name()})"
@@ -116,14 +154,18 @@ def main() -> None:
     print("|---|---:|---:|---:|")
     for n in names:
         r = ref.get(n)
-        print(f"| {n} | {ours[n]:.2f} | {f'{r:.1f}' if r else '-'} | {f'{r / ours[n]:.0f}x' if r else '-'} |")
+        print(f"| {n} | {ours[n]:.2f} | {f'{r:.1f}' if r else '-'} | {speedup(r, ours[n]) if r else '-'} |")
     common = [n for n in ref_names if n in ref]
     if common:
         print(f"| **sum of {len(common)} ImageNet-C** | **{sum(ours[n] for n in common):.1f}** | "
               f"**{sum(ref[n] for n in common):.0f}** | **{sum(ref[n] for n in common) / sum(ours[n] for n in common):.0f}x** |")
     print(f"\nJPEG encode bound (PIL q85 optimize, 224x224): {jpeg:.2f} ms/img ({1000 / jpeg:.0f} img/s)")
+    if primitives:
+        print("\n| unavoidable step, one image | ms |\n|---|---:|")
+        for label, ms in primitives.items():
+            print(f"| {label} | {ms:.2f} |")
     if args.json:
-        Path(args.json).write_text(json.dumps({"ours_ms": ours, "reference_ms": ref, "jpeg_ms": jpeg,
+        Path(args.json).write_text(json.dumps({"ours_ms": ours, "reference_ms": ref, "jpeg_ms": jpeg, "primitives_ms": primitives,
                                                "machine": machine, "severity": args.severity}, indent=2))
 
 
