@@ -81,7 +81,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="extra config overrides for every job, e.g. on a GPU node: "
-                             "--set run.device=cuda --set output.jpeg_encoder=torchvision")
+                             "--set run.device=cuda (GPU workers then encode with nvJPEG)")
     args = parser.parse_args()
     one_core = [f"run.workers={args.workers}", "run.threads_per_worker=1", "run.batch_size=32",
                 "run.variants_per_unit=25", *args.set]

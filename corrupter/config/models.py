@@ -88,15 +88,16 @@ class OutputConfig(_Strict):
     uri: str = Field("releases", description="local directory or s3://bucket/prefix")
     format: Literal["jpg", "png"] = "jpg"
     jpeg_quality: int = Field(85, ge=1, le=100)
-    jpeg_encoder: Literal["pillow", "torchvision"] = Field(
-        "pillow", description="pillow: libjpeg with optimised Huffman tables on the CPU, the same bytes on "
-        "any node (ImageNet-C's save step); torchvision: torchvision.io.encode_jpeg on the worker's device, "
-        "batched nvJPEG on GPU nodes (GPU bytes differ from CPU bytes; the manifest records the device)")
+    jpeg_encoder: Literal["auto", "pillow", "torchvision"] = Field(
+        "auto", description="pillow: libjpeg with optimised Huffman tables on the host, ImageNet-C's save "
+        "step; torchvision: torchvision.io.encode_jpeg on the worker's device, batched nvJPEG on a GPU; "
+        "auto: pillow on CPU workers, torchvision on GPU workers. nvJPEG's bytes differ from libjpeg's; "
+        "the manifest records the device type")
     max_shard_bytes: int = Field(4 * 1024**3, gt=0, description="a larger output shard fails loudly")
 
     @model_validator(mode="after")
     def _encoder_fits_format(self) -> OutputConfig:
-        if self.jpeg_encoder != "pillow" and self.format != "jpg":
+        if self.jpeg_encoder == "torchvision" and self.format != "jpg":
             raise ValueError(f"jpeg_encoder {self.jpeg_encoder!r} needs format jpg, not {self.format!r}")
         return self
 

@@ -54,6 +54,13 @@ def release_seed(config: ReleaseConfig) -> str:
     return f"{config.name}#{config.seed}"
 
 
+def pick_jpeg_encoder(requested: str, device: torch.device) -> str:
+    """``auto``: nvJPEG (torchvision) where the pixels already are on a GPU, Pillow on the CPU."""
+    if requested == "auto":
+        return "torchvision" if device.type == "cuda" else "pillow"
+    return requested
+
+
 def pick_device(requested: str) -> torch.device:
     if requested == "cuda" or (requested == "auto" and torch.cuda.is_available()):
         return torch.device("cuda")
@@ -100,6 +107,7 @@ class ShardWorker:
     def __init__(self, config: ReleaseConfig, device: str | None = None) -> None:
         self.config = config
         self.device = pick_device(device or config.run.device)
+        self.jpeg_encoder = pick_jpeg_encoder(config.output.jpeg_encoder, self.device)
         torch.set_num_threads(config.run.threads_per_worker)
         if self.device.type == "cpu":
             tune_heap()
@@ -189,7 +197,7 @@ class ShardWorker:
         seeds = [derive_seed(release_seed(self.config), s.key, variant.corruption, variant.name) for s in batch]
         pixels, sampled = self._corrupt(batch, spec, params, seeds)
         fmt = self.config.output.format
-        encoded = encode_images(pixels, fmt, self.config.output.jpeg_quality, self.config.output.jpeg_encoder)
+        encoded = encode_images(pixels, fmt, self.config.output.jpeg_quality, self.jpeg_encoder)
         for i, sample in enumerate(batch):
             meta = {
                 "corruption": variant.corruption, "variant": variant.name, "severity": variant.severity,

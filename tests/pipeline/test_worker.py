@@ -7,6 +7,7 @@ import tarfile
 
 import numpy as np
 import pytest
+import torch
 
 from corrupter.config import validate_config
 from corrupter.io.codec import decode_rgb_array
@@ -161,16 +162,24 @@ def test_an_input_that_changed_between_run_and_resume_is_refused():
 
 
 def test_the_torchvision_jpeg_encoder_writes_jpegs_of_the_same_pixels(tmp_path):
-    """output.jpeg_encoder=torchvision (nvJPEG on GPU workers) on the CPU: other bytes, same images."""
+    """output.jpeg_encoder=torchvision (nvJPEG on GPU workers) on the CPU: other bytes, same images;
+    auto, the default, is Pillow on a CPU worker."""
     sample = REPO / "data" / "sample" / "val-000000.tar"
     shards = {}
-    for encoder in ("pillow", "torchvision"):
+    for encoder in ("auto", "pillow", "torchvision"):
         config = make_config([sample], tmp_path / encoder)
         config = config.model_copy(update={"output": config.output.model_copy(update={"jpeg_encoder": encoder})})
         receipt = run_all(config)[0]
         with tarfile.open(tmp_path / encoder / "t" / "1" / receipt["path"]) as tar:
             shards[encoder] = {m.name: tar.extractfile(m).read() for m in tar if m.name.endswith(".jpg")}
+    assert shards["auto"] == shards["pillow"]
     assert shards["pillow"].keys() == shards["torchvision"].keys() and shards["pillow"]
     for name, data in shards["pillow"].items():
         assert data != shards["torchvision"][name]
         assert np.array_equal(decode_rgb_array(data), decode_rgb_array(shards["torchvision"][name]))
+
+
+def test_auto_jpeg_encoder_is_nvjpeg_on_gpu_workers_only():
+    assert worker_module.pick_jpeg_encoder("auto", torch.device("cpu")) == "pillow"
+    assert worker_module.pick_jpeg_encoder("auto", torch.device("cuda")) == "torchvision"
+    assert worker_module.pick_jpeg_encoder("pillow", torch.device("cuda")) == "pillow"
