@@ -95,17 +95,17 @@ def poisson_support(max_rate: float) -> int:
 
 
 @functools.lru_cache(maxsize=16)
-def poisson_tables(photons: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+def poisson_tables(photons: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Tables for drawing Poisson(level / 255 * photons) / photons at the 256 8-bit levels (CPU).
 
     Flat index ``level * K + k`` addresses count k of level ``level``:
     - ``cdf`` (256 * K,) float64: P(X <= k); the last entry of each level is set to 1 (cut tail)
       and level 0 (rate 0) is the point mass at 0;
     - ``value`` (256 * K,) float32: k / photons, the kernel's output for that count (before the clip);
-    - ``guide`` (256 * GUIDE_BINS,) int64: entry (level, j) is the flat index of the smallest k with
-      P(X <= k) >= j / GUIDE_BINS, where the search for any u in [j, j + 1) / GUIDE_BINS starts;
-    - ``settled`` (256 * GUIDE_BINS,) bool: that k is the answer for every u of the bin
-      (P(X <= k) >= (j + 1) / GUIDE_BINS), true for most bins, so most elements need no search.
+    - ``guide`` (256 * GUIDE_BINS,) float32, entry (level, j) for u in [j, j + 1) / GUIDE_BINS: with
+      k the smallest count with P(X <= k) >= j / GUIDE_BINS, the output k / photons itself where k
+      is the answer for every u of the bin (P(X <= k) >= (j + 1) / GUIDE_BINS, most bins), else
+      -(1 + flat index of k), where the search starts (exact in float32: indices < 2^24).
     Pure functions of ``photons``, hence cached.
     """
     levels = torch.arange(256, dtype=torch.float64)
@@ -120,33 +120,35 @@ def poisson_tables(photons: float) -> tuple[torch.Tensor, torch.Tensor, torch.Te
     bins = (torch.arange(GUIDE_BINS, dtype=torch.float64) / GUIDE_BINS).expand(256, GUIDE_BINS).contiguous()
     first = torch.searchsorted(cdf, bins)
     settled = cdf.gather(1, first) >= bins + 1 / GUIDE_BINS
-    guide = first + torch.arange(256)[:, None] * support
-    return cdf.reshape(-1), value.reshape(-1), guide.reshape(-1), settled.reshape(-1)
+    flat_first = first + torch.arange(256)[:, None] * support
+    guide = torch.where(settled, value.gather(1, first), -(flat_first + 1).to(torch.float32))
+    return cdf.reshape(-1), value.reshape(-1), guide.reshape(-1)
 
 
 def poisson_sample(levels: torch.Tensor, uniform: torch.Tensor, photons: float) -> torch.Tensor:
     """Poisson(level / 255 * photons) / photons by exact inverse CDF of ``uniform``, elementwise.
 
-    Indexed search for the smallest k with P(X <= k) >= u: the guide table gives the answer for
-    elements in a settled bin and a start at or below it for the rest, which are nearly all there
-    or one step above. The remainder (u in a level's last guide bin, where the far tail crowds)
-    search their whole row.
+    Indexed search for the smallest k with P(X <= k) >= u: one guide-table lookup answers the
+    elements in settled bins and gives the rest a start at or below their answer; nearly all of
+    those are there or one step above. The remainder (u in a level's last guide bin, where the far
+    tail crowds) search their whole row.
     """
-    cdf, value, guide, settled = (t.to(uniform.device) for t in poisson_tables(float(photons)))
+    cdf, value, guide = (t.to(uniform.device) for t in poisson_tables(float(photons)))
     support = cdf.numel() // 256
     # u * bins is exact (bins is a power of two) and truncation floors it: the start never overshoots.
     start = (uniform * GUIDE_BINS).to(torch.int64).add_(levels.to(torch.int64), alpha=GUIDE_BINS).reshape(-1)
-    index = guide.take(start)
-    flat_uniform = uniform.reshape(-1)
-    pending = (~settled.take(start)).nonzero().squeeze(1)
-    pending = pending[cdf.take(index[pending]) < flat_uniform[pending]]
-    index[pending] += 1
-    pending = pending[cdf.take(index[pending]) < flat_uniform[pending]]
-    if pending.numel():
-        row_start = index[pending] // support * support
+    out = guide.take(start)
+    pending = (out < 0).nonzero().squeeze(1)
+    index = (-out[pending] - 1).to(torch.int64)
+    flat_uniform = uniform.reshape(-1)[pending]
+    index += cdf.take(index) < flat_uniform
+    unresolved = (cdf.take(index) < flat_uniform).nonzero().squeeze(1)
+    if unresolved.numel():
+        row_start = index[unresolved] // support * support
         rows = cdf.view(256, support)[row_start // support]
-        index[pending] = row_start + torch.searchsorted(rows, flat_uniform[pending, None]).squeeze(1)
-    return value.take(index).reshape(levels.shape)
+        index[unresolved] = row_start + torch.searchsorted(rows, flat_uniform[unresolved, None]).squeeze(1)
+    out[pending] = value.take(index)
+    return out.reshape(levels.shape)
 
 
 @register_corruption("shot_noise", family="noise", severities=SHOT_SEVERITIES, sample=sample_uniform64,
