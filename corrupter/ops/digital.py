@@ -55,11 +55,6 @@ def read_8bit(images: torch.Tensor) -> torch.Tensor:
     return quantize_uint8(images).to(torch.float64) / 255
 
 
-def truncate_8bit(images: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """The reference's output ``np.uint8(np.clip(x, 0, 1) * 255)``, as a level / 255 in ``dtype``."""
-    return images.clamp(0, 1).mul_(255).floor_().to(dtype).div_(255)
-
-
 def rgb_to_hsv(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """skimage ``rgb2hsv``, operation for operation (so float64 results are bit-identical).
 
@@ -78,19 +73,20 @@ def rgb_to_hsv(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Ten
     hue = torch.where(blue == value, (red - green).div_(safe_delta).add_(4.0), hue)
     hue = hue.div_(6.0)
     # NumPy's ``x % 1.`` for x in (-1, 1): x itself, or x + 1 (rounded) when negative; -x + 1 can
-    # round up to 1.0, which hsv_to_rgb wraps to sector 0 as skimage's uint8 % 6 does.
+    # round up to 1.0, which hsv_to_rgb_levels wraps to sector 0 as skimage's uint8 % 6 does.
     hue = torch.where(hue < 0, hue + 1.0, hue)
     hue = hue.masked_fill_(delta == 0, 0.0)
     return hue, saturation, value
 
 
-def hsv_to_rgb(hue: torch.Tensor, saturation: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
-    """skimage ``hsv2rgb``, operation for operation.
+def hsv_to_rgb_levels(hue: torch.Tensor, saturation: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+    """skimage ``hsv2rgb`` operation for operation, then the reference's ``np.uint8(x * 255)``.
 
-    Each output channel selects one of v, p, q, t by hue sector (skimage's ``np.choose``); the
-    selection is done with ``where`` because a gather over a stacked (B, 4, H, W) copy costs more
-    than the arithmetic.
-    Shape: three (B, H, W) planes -> (B, 3, H, W).
+    Each output channel is one of v, p, q, t chosen by hue sector (skimage's ``np.choose``).
+    Truncating the four candidates first and choosing among the uint8 levels gives the same bytes
+    (the choice copies a value, truncation is per element), and lets the choice be bitwise masking:
+    torch's ``where`` or ``gather`` over float64 planes cost more than all the arithmetic.
+    Shape: three (B, H, W) planes -> uint8 (B, 3, H, W).
     """
     hue6 = hue * 6
     sector = torch.floor(hue6)
@@ -98,11 +94,15 @@ def hsv_to_rgb(hue: torch.Tensor, saturation: torch.Tensor, value: torch.Tensor)
     p = value * (1 - saturation)
     q = value * (1 - fraction * saturation)
     t = value * (1 - (1 - fraction) * saturation)
-    sector = sector.masked_fill_(sector >= 6, 0.0)  # hue = 1.0 exactly: skimage's uint8 % 6
-    s0, s1, s2, s3, s4, s5 = (sector == k for k in range(6))
-    red = torch.where(s0 | s5, value, torch.where(s1, q, torch.where(s4, t, p)))
-    green = torch.where(s1 | s2, value, torch.where(s0, t, torch.where(s3, q, p)))
-    blue = torch.where(s3 | s4, value, torch.where(s2, t, torch.where(s5, q, p)))
+    # hue = 1.0 exactly gives sector 6, which skimage's uint8 % 6 wraps to 0.
+    sector = sector.to(torch.uint8).masked_fill_(sector >= 6, 0)
+    # All four are in [0, 1] (v is, and p, q, t are v times a factor in [0, 1]), so the uint8
+    # conversion, which truncates, is np.uint8(np.clip(x, 0, 1) * 255).
+    v8, p8, q8, t8 = (plane.mul(255).to(torch.uint8) for plane in (value, p, q, t))
+    m0, m1, m2, m3, m4, m5 = ((sector == k).to(torch.uint8).neg_() for k in range(6))  # 0xFF where true
+    red = (v8 & (m0 | m5)) | (q8 & m1) | (p8 & (m2 | m3)) | (t8 & m4)
+    green = (t8 & m0) | (v8 & (m1 | m2)) | (q8 & m3) | (p8 & (m4 | m5))
+    blue = (p8 & (m0 | m1)) | (t8 & m2) | (v8 & (m3 | m4)) | (q8 & m5)
     return torch.stack((red, green, blue), dim=1)
 
 
@@ -114,7 +114,8 @@ def brightness(images: torch.Tensor, draws: Draws, *, shift: float) -> torch.Ten
     Shape: (B, C, H, W) -> (B, C, H, W). Deterministic. 8-bit semantics (see the module docstring).
     """
     hue, saturation, value = rgb_to_hsv(read_8bit(images))
-    return truncate_8bit(hsv_to_rgb(hue, saturation, (value + float(shift)).clamp(0, 1)), images.dtype)
+    levels = hsv_to_rgb_levels(hue, saturation, (value + float(shift)).clamp(0, 1))
+    return levels.to(images.dtype) / 255
 
 
 @register_corruption("saturate", family="digital", severities=SATURATE_SEVERITIES, tags=("imagenet-c-extra",),
@@ -128,7 +129,7 @@ def saturate(images: torch.Tensor, draws: Draws, *, scale: float, shift: float) 
     """
     hue, saturation, value = rgb_to_hsv(read_8bit(images))
     saturation = (saturation * float(scale) + float(shift)).clamp(0, 1)
-    return truncate_8bit(hsv_to_rgb(hue, saturation, value), images.dtype)
+    return hsv_to_rgb_levels(hue, saturation, value).to(images.dtype) / 255
 
 
 _PIL_PRECISION_BITS = 22  # Pillow's fixed-point coefficient precision for 8-bit images (32 - 8 - 2)

@@ -141,12 +141,15 @@ def test_hsv_round_trip_and_skimage_conventions():
                            [200, 10, 200], [200, 200, 10], [37, 99, 180]], dtype=torch.float64)
     rgb = (levels / 255).T.reshape(1, 3, 1, -1)
     hue, saturation, value = digital.rgb_to_hsv(rgb)
+    hue_mid, saturation_mid, value_mid = digital.rgb_to_hsv(((levels + 0.5) / 255).T.reshape(1, 3, 1, -1))
     # Grey has hue 0 and saturation 0; pure red/green/blue sit at hue 0, 1/3, 2/3.
     assert hue[0, 0, :5].tolist() == pytest.approx([0, 0, 0, 1 / 3, 2 / 3])
     assert saturation[0, 0, :2].tolist() == [0, 0]
     # Ties go to the later channel, as in skimage: cyan (G = B max) is computed from the blue branch.
     assert hue[0, 0, 5].item() == pytest.approx(0.5)
-    torch.testing.assert_close(digital.hsv_to_rgb(hue, saturation, value), rgb, rtol=0, atol=1e-12)
+    # Back to RGB, every sector's channel assignment: mid-level inputs truncate to their own level.
+    back = digital.hsv_to_rgb_levels(hue_mid, saturation_mid, value_mid)
+    assert torch.equal(back, levels.to(torch.uint8).T.reshape(1, 3, 1, -1))
 
 
 def test_pil_box_taps_are_point_sampled():
