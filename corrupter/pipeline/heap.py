@@ -5,7 +5,7 @@ Kernel temporaries are a few MB to tens of MB each. glibc serves blocks above it
 every allocation, and trims the heap top whenever more than twice that threshold is free. So a
 worker pins the threshold at its maximum, keeps freed heap within a batch, and hands it back to the
 OS itself between batches (RSS stays flat). Measured with bench/bench_worker.py (docs/benchmarks.md):
-3.27 -> 2.98 ms per output image on the ImageNet-C recipe, with the worker's kernel chunking.
+3.07 -> 2.85 ms per output image on the ImageNet-C recipe, with the worker's kernel chunking.
 No-op without glibc.
 """
 
