@@ -69,9 +69,11 @@ def test_manifest_lists_every_shard_with_checksums(two_runs):
 
 def test_output_reads_with_stock_webdataset(two_runs):
     a, _, _ = two_runs
-    shard = a / "fog" / "3" / "val-000000.tar"
-    samples = list(wds.WebDataset(str(shard), shardshuffle=False).decode("rgb").to_tuple("__key__", "jpg", "cls", "json"))
-    assert [s[0] for s in samples] == ["skimage_chelsea", "skimage_coffee", "skimage_rocket"]
+    # The README's reading example: one corruption and severity, every shard by brace pattern.
+    shards = f"{a}/fog/3/val-{{000000..000001}}.tar"
+    samples = list(wds.WebDataset(shards, shardshuffle=False).decode("rgb").to_tuple("__key__", "jpg", "cls", "json"))
+    assert [s[0] for s in samples][:3] == ["skimage_chelsea", "skimage_coffee", "skimage_rocket"]
+    assert len(samples) == 6
     key, image, label, meta = samples[0]
     assert image.shape == (224, 224, 3) and label == 281
     assert meta["corruption"] == "fog" and meta["severity"] == 3 and meta["params"] == {"strength": 2.5, "decay": 1.7}
