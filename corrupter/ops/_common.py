@@ -90,5 +90,13 @@ def quantize_uint8(images: torch.Tensor) -> torch.Tensor:
     The 1e-4 guard keeps values that are integers in exact arithmetic (k / 255 * 255) from being
     truncated to k - 1 by float32 rounding; it moves nothing else across an integer.
     """
-    # Float -> uint8 conversion truncates toward zero, i.e. floors non-negative values: one fused pass.
-    return images.mul(255).add_(1e-4).clamp_(0, 255).to(torch.uint8)
+    return truncate_to_uint8(images.mul(255).add_(1e-4).clamp_(0, 255))
+
+
+def truncate_to_uint8(values: torch.Tensor) -> torch.Tensor:
+    """Floats in [0, 256) -> uint8 by truncation (i.e. floor), as ``np.uint8(x)`` on such values.
+
+    Through int16: the same bytes as a direct cast, which torch does not vectorise on the CPU
+    (about 4x slower for float32).
+    """
+    return values.to(torch.int16).to(torch.uint8)

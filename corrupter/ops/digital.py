@@ -23,7 +23,7 @@ import functools
 
 import torch
 
-from ._common import quantize_uint8
+from ._common import quantize_uint8, truncate_to_uint8
 from ._registry import Draws, register_corruption
 
 CONTRAST_SEVERITIES = tuple({"factor": c} for c in (0.4, 0.3, 0.2, 0.1, 0.05))
@@ -95,15 +95,17 @@ def hsv_to_rgb_levels(hue: torch.Tensor, saturation: torch.Tensor, value: torch.
     q = value * (1 - fraction * saturation)
     t = value * (1 - (1 - fraction) * saturation)
     # hue = 1.0 exactly gives sector 6, which skimage's uint8 % 6 wraps to 0.
-    sector = sector.to(torch.uint8).masked_fill_(sector >= 6, 0)
+    sector = truncate_to_uint8(sector).masked_fill_(sector >= 6, 0)
     # All four are in [0, 1] (v is, and p, q, t are v times a factor in [0, 1]), so the uint8
     # conversion, which truncates, is np.uint8(np.clip(x, 0, 1) * 255).
-    v8, p8, q8, t8 = (plane.mul(255).to(torch.uint8) for plane in (value, p, q, t))
-    m0, m1, m2, m3, m4, m5 = ((sector == k).to(torch.uint8).neg_() for k in range(6))  # 0xFF where true
-    red = (v8 & (m0 | m5)) | (q8 & m1) | (p8 & (m2 | m3)) | (t8 & m4)
-    green = (t8 & m0) | (v8 & (m1 | m2)) | (q8 & m3) | (p8 & (m4 | m5))
-    blue = (p8 & (m0 | m1)) | (t8 & m2) | (v8 & (m3 | m4)) | (q8 & m5)
-    return torch.stack((red, green, blue), dim=1)
+    v8 = truncate_to_uint8(value.mul(255))
+    p8, q8, t8 = (truncate_to_uint8(plane.mul_(255)) for plane in (p, q, t))
+    m0, m1, m2, m3, m4, m5 = ((sector == k).view(torch.uint8).neg_() for k in range(6))  # 0xFF where true
+    levels = v8.new_empty((v8.shape[0], 3, *v8.shape[1:]))
+    torch.bitwise_or((v8 & (m0 | m5)) | (q8 & m1) | (p8 & (m2 | m3)), t8 & m4, out=levels[:, 0])
+    torch.bitwise_or((t8 & m0) | (v8 & (m1 | m2)) | (q8 & m3), p8 & (m4 | m5), out=levels[:, 1])
+    torch.bitwise_or((p8 & (m0 | m1)) | (t8 & m2) | (v8 & (m3 | m4)), q8 & m5, out=levels[:, 2])
+    return levels
 
 
 @register_corruption("brightness", family="digital", severities=BRIGHTNESS_SEVERITIES, tags=("imagenet-c",),
