@@ -61,8 +61,8 @@ def rgb_to_hsv(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Ten
     Shape: (B, 3, H, W) -> three (B, H, W) planes, hue in [0, 1].
     """
     red, green, blue = rgb.unbind(1)
-    value = rgb.amax(1)
-    delta = value - rgb.amin(1)
+    value = torch.maximum(torch.maximum(red, green), blue)
+    delta = value - torch.minimum(torch.minimum(red, green), blue)
     # Dividing by max(x, tiny) changes nothing where x > 0, and gives skimage's 0 (not NaN) where
     # delta = 0 (grey, including black), which skimage patches afterwards.
     saturation = delta / value.clamp_min(_TINY)
