@@ -80,7 +80,8 @@ def corrupt(image: np.ndarray, severity: int | str = 1, corruption_name: str | i
         array = np.repeat(array.reshape(array.shape[0], array.shape[1], 1), 3, axis=2)
     if array.ndim != 3 or array.shape[2] != 3:
         raise ValueError(f"expected an H x W x 3 or H x W image, got shape {array.shape}")
-    images = torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1)[None].float() / 255
+    # Contiguous NCHW (the permuted view would be channels-last, which some kernels run slower on).
+    images = torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1)[None].contiguous().float() / 255
     out = corrupt_batch(images, str(corruption_name), int(severity),
                         None if seed is None else [seed], **params)
     return ops.quantize_uint8(out)[0].permute(1, 2, 0).numpy()
