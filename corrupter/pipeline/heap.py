@@ -4,8 +4,8 @@ Kernel temporaries are a few MB to tens of MB each. glibc serves blocks above it
 (128 KiB, raised adaptively up to 32 MiB) with a fresh mmap, i.e. a page fault per 4 KiB page on
 every allocation, and trims the heap top whenever more than twice that threshold is free. So a
 worker pins the threshold at its maximum, keeps freed heap within a batch, and hands it back to the
-OS itself between batches (RSS stays flat). Measured with bench/bench_worker.py (docs/benchmarks.md):
-3.07 -> 2.85 ms per output image on the ImageNet-C recipe, with the worker's kernel chunking.
+OS itself between batches (RSS stays flat). What that buys is measured by bench/bench_worker.py
+(docs/benchmarks.md, "One CPU worker").
 No-op without glibc.
 """
 
