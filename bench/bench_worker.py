@@ -5,8 +5,9 @@
 Runs ShardWorker on one input shard of ``--samples`` photos (the sample shard's images repeated
 under new keys) with all 19 ImageNet-C corruptions at one severity, batch 32, 19 variants per unit:
 decode, crop, corrupt, JPEG encode, tar, sha256, publish. Each configuration runs in a fresh
-process (glibc heap settings cannot be undone): the worker as shipped, and with the CPU kernel chunk
-and the heap settings (pipeline/heap.py) switched off, to show what each contributes.
+process (glibc heap settings cannot be undone): the worker as shipped, with torchvision's JPEG
+encoder instead of Pillow's, and with the CPU kernel chunk and the heap settings (pipeline/heap.py)
+switched off, to show what each contributes.
 Prints a Markdown table for docs/benchmarks.md.
 """
 
@@ -27,11 +28,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-CONFIGURATIONS = {  # label -> (CPU kernel chunk, apply heap settings)
-    "as shipped": (None, True),
-    "no kernel chunking (whole batch of 32 per call)": (10**9, True),
-    "no heap settings": (None, False),
-    "neither": (10**9, False),
+CONFIGURATIONS = {  # label -> (CPU kernel chunk, apply heap settings, output.jpeg_encoder)
+    "as shipped": (None, True, "auto"),
+    "output.jpeg_encoder=torchvision (libjpeg-turbo, no Huffman optimisation)": (None, True, "torchvision"),
+    "no kernel chunking (whole batch of 32 per call)": (10**9, True, "auto"),
+    "no heap settings": (None, False, "auto"),
+    "neither": (10**9, False, "auto"),
 }
 
 
@@ -50,7 +52,8 @@ def write_shard(path: Path, samples: int) -> None:
                     tar.addfile(info, io.BytesIO(data))
 
 
-def measure(shard: str, out: str, severity: int, kernel_batch: int | None, heap: bool) -> dict[str, float]:
+def measure(shard: str, out: str, severity: int, kernel_batch: int | None, heap: bool,
+            jpeg_encoder: str) -> dict[str, float]:
     """One configuration, in this process."""
     import torch  # noqa: F401  (import cost outside the timing)
 
@@ -66,7 +69,7 @@ def measure(shard: str, out: str, severity: int, kernel_batch: int | None, heap:
         "name": "bench", "version": "1", "input": {"shards": [shard]},
         "corruptions": [{"name": "imagenet-c", "severities": [severity]},
                         {"name": "imagenet-c-extra", "severities": [severity]}],
-        "output": {"uri": out}, "run": {"batch_size": 32, "variants_per_unit": 19}})
+        "output": {"uri": out, "jpeg_encoder": jpeg_encoder}, "run": {"batch_size": 32, "variants_per_unit": 19}})
     worker = worker_module.ShardWorker(config)
     start, images = time.perf_counter(), 0
     for unit in plan_units(config):
