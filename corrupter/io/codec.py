@@ -99,9 +99,14 @@ def encode_images(pixels: torch.Tensor, fmt: str, jpeg_quality: int = 85,
     if jpeg_encoder == "torchvision" and fmt == "jpg":
         from torchvision.io import encode_jpeg
 
+        images = [image.contiguous() for image in pixels]
+        if pixels.is_cuda:
+            # Let the kernels that wrote the pixels finish first: nvJPEG has read inputs still being
+            # written on another stream (pytorch/vision#8587, #9060). One wait per batch.
+            torch.cuda.current_stream(pixels.device).synchronize()
         with warnings.catch_warnings():  # deprecated for TorchCodec in 0.29; pinned, so still here
             warnings.filterwarnings("ignore", "The image decoding and encoding", DeprecationWarning)
-            encoded = encode_jpeg([image.contiguous() for image in pixels], quality=jpeg_quality)
+            encoded = encode_jpeg(images, quality=jpeg_quality)
         return [data.cpu().numpy().tobytes() for data in encoded]
     if jpeg_encoder not in ("pillow", "torchvision"):
         raise ValueError(f"unknown jpeg_encoder {jpeg_encoder!r}; use pillow or torchvision")

@@ -105,7 +105,8 @@ def poisson_tables(photons: float) -> tuple[torch.Tensor, torch.Tensor, torch.Te
     - ``guide`` (256 * GUIDE_BINS,) float32, entry (level, j) for u in [j, j + 1) / GUIDE_BINS: with
       k the smallest count with P(X <= k) >= j / GUIDE_BINS, the output k / photons itself where k
       is the answer for every u of the bin (P(X <= k) >= (j + 1) / GUIDE_BINS, most bins), else
-      -(1 + flat index of k), where the search starts (exact in float32: indices < 2^24).
+      -(1 + flat index of k), where the search starts. float32 while every index is below 2^24
+      (exact there; photons up to about 65,000), float64 beyond.
     Pure functions of ``photons``, hence cached.
     """
     levels = torch.arange(256, dtype=torch.float64)
@@ -121,7 +122,8 @@ def poisson_tables(photons: float) -> tuple[torch.Tensor, torch.Tensor, torch.Te
     first = torch.searchsorted(cdf, bins)
     settled = cdf.gather(1, first) >= bins + 1 / GUIDE_BINS
     flat_first = first + torch.arange(256)[:, None] * support
-    guide = torch.where(settled, value.gather(1, first), -(flat_first + 1).to(torch.float32))
+    guide_dtype = torch.float32 if 256 * support < 2**24 else torch.float64
+    guide = torch.where(settled, value.gather(1, first).to(guide_dtype), -(flat_first + 1).to(guide_dtype))
     return cdf.reshape(-1), value.reshape(-1), guide.reshape(-1)
 
 
@@ -147,8 +149,8 @@ def poisson_sample(levels: torch.Tensor, uniform: torch.Tensor, photons: float) 
         row_start = index[unresolved] // support * support
         rows = cdf.view(256, support)[row_start // support]
         index[unresolved] = row_start + torch.searchsorted(rows, flat_uniform[unresolved, None]).squeeze(1)
-    out[pending] = value.take(index)
-    return out.reshape(levels.shape)
+    out[pending] = value.take(index).to(out.dtype)
+    return out.reshape(levels.shape).to(torch.float32)
 
 
 @register_corruption("shot_noise", family="noise", severities=SHOT_SEVERITIES, sample=sample_uniform64,

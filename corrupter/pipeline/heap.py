@@ -5,8 +5,8 @@ Kernel temporaries are a few MB to tens of MB each. glibc serves blocks above it
 every allocation, and trims the heap top whenever more than twice that threshold is free. So a
 worker pins the threshold at its maximum, keeps freed heap within a batch, and hands it back to the
 OS itself between batches (RSS stays flat). What that buys is measured by bench/bench_worker.py
-(docs/benchmarks.md, "One CPU worker").
-No-op without glibc.
+(docs/benchmarks.md, "One CPU worker"). The settings are process-wide: a ShardWorker made
+in-process (tests, debugging) applies them to its host process too. No-op without glibc.
 """
 
 from __future__ import annotations

@@ -109,8 +109,8 @@ class ShardWorker:
         self.device = pick_device(device or config.run.device)
         self.jpeg_encoder = pick_jpeg_encoder(config.output.jpeg_encoder, self.device)
         torch.set_num_threads(config.run.threads_per_worker)
-        if self.device.type == "cpu":
-            tune_heap()
+        if self.device.type == "cpu" and not tune_heap():
+            log.warning("glibc heap settings not applied (not glibc, or refused): CPU kernels may run slower")
         self.release = release_storage(config)
         self._assets: dict[str, Any] = {}
 
@@ -218,7 +218,7 @@ class ShardWorker:
 
         On the CPU the kernel runs CPU_KERNEL_BATCH samples at a time: its float64 temporaries then
         stay under glibc's mmap ceiling and in cache (see heap.py); outputs do not depend on how a
-        batch is split (tests/pipeline/test_e2e.py runs several batch sizes).
+        batch is split (tests/pipeline/test_worker.py, and the contract test batched == unbatched).
         """
         chunk = CPU_KERNEL_BATCH if self.device.type == "cpu" else len(batch)
         pixels, sampled = [], []

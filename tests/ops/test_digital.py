@@ -138,7 +138,10 @@ def test_8bit_semantics(name, photo_batch):
 
 def test_hsv_round_trip_and_skimage_conventions():
     levels = torch.tensor([[0, 0, 0], [255, 255, 255], [255, 0, 0], [0, 255, 0], [0, 0, 255], [10, 200, 200],
-                           [200, 10, 200], [200, 200, 10], [37, 99, 180]], dtype=torch.float64)
+                           [200, 10, 200], [200, 200, 10], [37, 99, 180],
+                           # one colour inside each hue sector 0..5 (fraction != 0, so v, p, q, t differ)
+                           [200, 100, 10], [100, 200, 10], [10, 200, 100], [10, 100, 200], [100, 10, 200],
+                           [200, 10, 100]], dtype=torch.float64)
     rgb = (levels / 255).T.reshape(1, 3, 1, -1)
     hue, saturation, value = digital.rgb_to_hsv(rgb)
     hue_mid, saturation_mid, value_mid = digital.rgb_to_hsv(((levels + 0.5) / 255).T.reshape(1, 3, 1, -1))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import tarfile
 
 import numpy as np
@@ -76,16 +77,35 @@ def test_a_shard_that_is_not_a_tar_is_a_clear_error(tmp_path):
         run_all(make_config([tmp_path / "junk.tar"], tmp_path / "out"))
 
 
+def write_repeated_shard(path, samples):
+    """A shard of ``samples`` photos: the sample shard's three, repeated under new keys."""
+    with tarfile.open(REPO / "data" / "sample" / "val-000000.tar") as tar:
+        members = [(m.name, tar.extractfile(m).read()) for m in tar]
+    stems = sorted({name.split(".", 1)[0] for name, _ in members})
+    with tarfile.open(path, "w") as tar:
+        for i in range(samples):
+            for name, data in members:
+                stem, ext = name.split(".", 1)
+                if stem == stems[i % len(stems)]:
+                    info = tarfile.TarInfo(f"r{i:03d}.{ext}")
+                    info.size = len(data)
+                    tar.addfile(info, io.BytesIO(data))
+
+
 def test_batch_size_and_kernel_chunking_do_not_change_bytes(tmp_path, monkeypatch):
-    """Neither run.batch_size nor the CPU kernel chunk (worker.CPU_KERNEL_BATCH) moves a byte."""
-    sample = REPO / "data" / "sample" / "val-000000.tar"
+    """Neither run.batch_size nor the CPU kernel chunk (worker.CPU_KERNEL_BATCH) moves a byte.
+
+    Nine samples: batches of 16 are split 4 + 4 + 1 by the default chunk, 2 x 4 + 1 by batches of 8."""
+    shard = tmp_path / "nine.tar"
+    write_repeated_shard(shard, 9)
     digests = []
-    for batch_size, kernel_batch in ((1, 4), (2, 4), (16, 4), (16, 1), (16, 2), (16, 1000)):
+    for batch_size, kernel_batch in ((1, 4), (8, 4), (16, 4), (16, 1), (16, 2), (16, 1000)):
         monkeypatch.setattr(worker_module, "CPU_KERNEL_BATCH", kernel_batch)
         out = tmp_path / f"b{batch_size}-k{kernel_batch}"
-        receipts = run_all(make_config([sample], out, batch_size=batch_size, variants_per_unit=2))
+        receipts = run_all(make_config([shard], out, batch_size=batch_size, variants_per_unit=2))
         digests.append(sorted((r["path"], r["sha256"]) for r in receipts))
         for r in receipts:
+            assert r["samples"] == 9
             assert hashlib.sha256((out / "t" / "1" / r["path"]).read_bytes()).hexdigest() == r["sha256"]
     assert all(d == digests[0] for d in digests)
 
