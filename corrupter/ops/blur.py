@@ -190,11 +190,13 @@ def directional_motion_blur(images: torch.Tensor, radius: float, sigma: float, a
     pad_y = max((abs(dy) for per in offsets for dy, _ in per), default=0)
     pad_x = max((abs(dx) for per in offsets for _, dx in per), default=0)
     padded = F.pad(images, (pad_x, pad_x, pad_y, pad_y), mode="replicate")
-    out = torch.zeros_like(images)
+    out = torch.empty_like(images)
     for b, per_sample in enumerate(offsets):
-        for weight, (dy, dx) in zip(weights, per_sample):
-            tap = padded[b, :, pad_y + dy:pad_y + dy + height, pad_x + dx:pad_x + dx + width]
-            out[b].add_(tap, alpha=weight)
+        source, target = padded[b], out[b]  # views made once per sample: the loop is call-bound
+        (dy, dx), taps = per_sample[0], zip(weights[1:], per_sample[1:])
+        torch.mul(source[:, pad_y + dy:pad_y + dy + height, pad_x + dx:pad_x + dx + width], weights[0], out=target)
+        for weight, (dy, dx) in taps:
+            target.add_(source[:, pad_y + dy:pad_y + dy + height, pad_x + dx:pad_x + dx + width], alpha=weight)
     return out
 
 
