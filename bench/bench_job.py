@@ -17,13 +17,14 @@ import re
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT / "data" / "sample"
+sys.path.insert(0, str(ROOT))
+
+from tests.sampleshards import SAMPLE, write_repeated_shard  # noqa: E402
 
 
 def run_job(out: Path, *sets: str) -> dict[str, float]:
@@ -49,16 +50,7 @@ def copies(folder: Path, count: int) -> str:
 
 def big_shard(path: Path, repeats: int) -> str:
     """One shard holding the six sample photos ``repeats`` times under distinct keys."""
-    members = []
-    for shard in sorted(SAMPLE.glob("val-*.tar")):
-        with tarfile.open(shard) as tar:
-            members += [(m.name, tar.extractfile(m).read()) for m in tar]
-    with tarfile.open(path, "w") as tar:
-        for r in range(repeats):
-            for name, data in members:
-                info = tarfile.TarInfo(f"r{r:03d}_{name}")
-                info.size = len(data)
-                tar.addfile(info, io.BytesIO(data))
+    write_repeated_shard(path, 6 * repeats, sorted(SAMPLE.glob("val-*.tar")))
     return f"[{path}]"
 
 

@@ -14,19 +14,19 @@ Prints a Markdown table for docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import resource
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from tests.sampleshards import write_repeated_shard  # noqa: E402
 
 CONFIGURATIONS = {  # label -> (CPU kernel chunk, apply heap settings, output.jpeg_encoder)
     "as shipped": (None, True, "auto"),
@@ -35,21 +35,6 @@ CONFIGURATIONS = {  # label -> (CPU kernel chunk, apply heap settings, output.jp
     "no heap settings": (None, False, "auto"),
     "neither": (10**9, False, "auto"),
 }
-
-
-def write_shard(path: Path, samples: int) -> None:
-    members = []
-    with tarfile.open(ROOT / "data" / "sample" / "val-000000.tar") as tar:
-        members = [(m.name, tar.extractfile(m).read()) for m in tar]
-    keys = sorted({name.split(".", 1)[0] for name, _ in members})
-    with tarfile.open(path, "w") as tar:
-        for i in range(samples):
-            for name, data in members:
-                stem, ext = name.split(".", 1)
-                if stem == keys[i % len(keys)]:
-                    info = tarfile.TarInfo(f"r{i:04d}.{ext}")
-                    info.size = len(data)
-                    tar.addfile(info, io.BytesIO(data))
 
 
 def measure(shard: str, out: str, severity: int, kernel_batch: int | None, heap: bool,
@@ -92,7 +77,7 @@ def main() -> None:
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         shard = Path(tmp) / "in.tar"
-        write_shard(shard, args.samples)
+        write_repeated_shard(shard, args.samples)
         for n, label in enumerate(CONFIGURATIONS):
             job = json.dumps({"shard": str(shard), "out": f"{tmp}/out{n}", "label": label})
             done = subprocess.run([sys.executable, __file__, "--severity", str(args.severity), "--one", job],

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import tarfile
 
 import numpy as np
@@ -25,6 +24,7 @@ from tests.badshards import (
     write_truncated_shard,
 )
 from tests.conftest import REPO
+from tests.sampleshards import write_repeated_shard
 
 
 def make_config(shards, out, **run):
@@ -75,21 +75,6 @@ def test_a_shard_that_is_not_a_tar_is_a_clear_error(tmp_path):
     (tmp_path / "junk.tar").write_bytes(b"\x00garbage" * 100)
     with pytest.raises(ShardReadError, match="junk.tar"):
         run_all(make_config([tmp_path / "junk.tar"], tmp_path / "out"))
-
-
-def write_repeated_shard(path, samples):
-    """A shard of ``samples`` photos: the sample shard's three, repeated under new keys."""
-    with tarfile.open(REPO / "data" / "sample" / "val-000000.tar") as tar:
-        members = [(m.name, tar.extractfile(m).read()) for m in tar]
-    stems = sorted({name.split(".", 1)[0] for name, _ in members})
-    with tarfile.open(path, "w") as tar:
-        for i in range(samples):
-            for name, data in members:
-                stem, ext = name.split(".", 1)
-                if stem == stems[i % len(stems)]:
-                    info = tarfile.TarInfo(f"r{i:03d}.{ext}")
-                    info.size = len(data)
-                    tar.addfile(info, io.BytesIO(data))
 
 
 def test_batch_size_and_kernel_chunking_do_not_change_bytes(tmp_path, monkeypatch):
