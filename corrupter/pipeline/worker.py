@@ -143,8 +143,10 @@ class ShardWorker:
             stream = HashingReader(raw)
             for batch in self._batches(stream, unit.source, state):
                 state.read += len(batch)
+                # Converted once per batch and shared by every variant (kernels never write their input).
+                images = torch.stack([s.pixels for s in batch]).to(self.device).float() / 255
                 for out in outputs:
-                    self._corrupt_batch(batch, out, unit)
+                    self._corrupt_batch(batch, images, out, unit)
                 report.images += len(batch) * len(outputs)
                 release_free_heap()
             stream.drain()
@@ -190,12 +192,12 @@ class ShardWorker:
         seen.add(key)
         return _Input(key, parsed.label, parsed.key, pixels)
 
-    def _corrupt_batch(self, batch: list[_Input], out: _Output, unit: WorkUnit) -> None:
+    def _corrupt_batch(self, batch: list[_Input], images: torch.Tensor, out: _Output, unit: WorkUnit) -> None:
         variant = out.shard.variant
         spec = ops.get_corruption(variant.corruption)
         params = variant.param_dict
         seeds = [derive_seed(release_seed(self.config), s.key, variant.corruption, variant.name) for s in batch]
-        pixels, sampled = self._corrupt(batch, spec, params, seeds)
+        pixels, sampled = self._corrupt(images, spec, params, seeds)
         fmt = self.config.output.format
         encoded = encode_images(pixels, fmt, self.config.output.jpeg_quality, self.jpeg_encoder)
         for i, sample in enumerate(batch):
@@ -212,7 +214,7 @@ class ShardWorker:
             })
             out.samples += 1
 
-    def _corrupt(self, batch: list[_Input], spec: ops.CorruptionSpec, params: dict[str, Any],
+    def _corrupt(self, images: torch.Tensor, spec: ops.CorruptionSpec, params: dict[str, Any],
                  seeds: list[int]) -> tuple[torch.Tensor, list[dict[str, Any]]]:
         """uint8 (B, 3, H, W) outputs on the worker's device and each sample's recordable draws.
 
@@ -220,14 +222,13 @@ class ShardWorker:
         stay under glibc's mmap ceiling and in cache (see heap.py); outputs do not depend on how a
         batch is split (tests/pipeline/test_worker.py, and the contract test batched == unbatched).
         """
-        chunk = CPU_KERNEL_BATCH if self.device.type == "cpu" else len(batch)
+        chunk = CPU_KERNEL_BATCH if self.device.type == "cpu" else len(images)
+        assets = self._assets_for(spec)
         pixels, sampled = [], []
-        for first in range(0, len(batch), chunk):
-            part = batch[first:first + chunk]
-            images = torch.stack([s.pixels for s in part]).to(self.device).float() / 255
-            corrupted, draws = ops.apply_batch(spec, images, params,
-                                               [make_generator(s) for s in seeds[first:first + chunk]],
-                                               self._assets_for(spec))
+        for first in range(0, len(images), chunk):
+            part = images[first:first + chunk]
+            generators = [make_generator(s) for s in seeds[first:first + chunk]]
+            corrupted, draws = ops.apply_batch(spec, part, params, generators, assets)
             pixels.append(ops.quantize_uint8(corrupted))
             sampled += [ops.recordable_draws(draws, i) for i in range(len(part))]
         return torch.cat(pixels), sampled
