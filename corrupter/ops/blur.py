@@ -193,10 +193,10 @@ def directional_motion_blur(images: torch.Tensor, radius: float, sigma: float, a
     out = torch.empty_like(images)
     for b, per_sample in enumerate(offsets):
         source, target = padded[b], out[b]  # views made once per sample: the loop is call-bound
-        (dy, dx), taps = per_sample[0], zip(weights[1:], per_sample[1:])
-        torch.mul(source[:, pad_y + dy:pad_y + dy + height, pad_x + dx:pad_x + dx + width], weights[0], out=target)
-        for weight, (dy, dx) in taps:
-            target.add_(source[:, pad_y + dy:pad_y + dy + height, pad_x + dx:pad_x + dx + width], alpha=weight)
+        windows = [source[:, pad_y + dy:pad_y + dy + height, pad_x + dx:pad_x + dx + width] for dy, dx in per_sample]
+        torch.mul(windows[0], weights[0], out=target)
+        for weight, window in zip(weights[1:], windows[1:]):
+            target.add_(window, alpha=weight)
     return out
 
 
