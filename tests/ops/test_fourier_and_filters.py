@@ -53,27 +53,25 @@ def test_fourier_noise_adds_norm_times_signed_basis_per_channel():
             assert torch.allclose(delta[b, c], sign * 15.7 * fourier_basis(224, 224, 8, 8).double(), atol=1e-5)
 
 
+def filtered(name, severity, low, spread):
+    """(input, output, output energy spectrum, the op's central band) for a random image in
+    [low, low + spread]; nothing may be clipped, so the spectrum is the filter's alone."""
+    images = low + spread * torch.rand(2, 3, 224, 224, generator=torch.Generator().manual_seed(severity))
+    spec = ops.get_corruption(name)
+    out, _ = ops.apply_batch(spec, images, spec.params(severity))
+    assert 0 < out.min() and out.max() < 1
+    return images, out, energy(out), central_band_mask(224, 224, spec.params(severity)["bandwidth"])
+
+
 @pytest.mark.parametrize("severity", [1, 2, 3, 4, 5])
 def test_low_pass_leaves_no_energy_outside_its_band(severity):
-    images = 0.25 + 0.5 * torch.rand(2, 3, 224, 224, generator=torch.Generator().manual_seed(severity))
-    spec = ops.get_corruption("low_pass")
-    bandwidth = spec.params(severity)["bandwidth"]
-    out, _ = ops.apply_batch(spec, images, spec.params(severity))
-    assert 0 < out.min() and out.max() < 1  # nothing clipped, so the spectrum is the filter's alone
-    spectrum = energy(out)
-    band = central_band_mask(224, 224, bandwidth)
+    _, _, spectrum, band = filtered("low_pass", severity, 0.25, 0.5)
     assert spectrum[~band].sum() < 1e-10 * spectrum.sum()
 
 
 @pytest.mark.parametrize("severity", [1, 2, 3, 4, 5])
 def test_high_pass_leaves_no_energy_inside_its_band_but_keeps_the_mean(severity):
-    images = 0.4 + 0.2 * torch.rand(2, 3, 224, 224, generator=torch.Generator().manual_seed(severity))
-    spec = ops.get_corruption("high_pass")
-    bandwidth = spec.params(severity)["bandwidth"]
-    out, _ = ops.apply_batch(spec, images, spec.params(severity))
-    assert 0 < out.min() and out.max() < 1
-    spectrum = energy(out)
-    band = central_band_mask(224, 224, bandwidth)
+    images, out, spectrum, band = filtered("high_pass", severity, 0.4, 0.2)
     band[112, 112] = False  # DC: the mean is kept on purpose
     assert spectrum[band].sum() < 1e-10 * spectrum.sum()
     assert torch.allclose(out.mean(dim=(-2, -1)), images.mean(dim=(-2, -1)), atol=1e-5)
