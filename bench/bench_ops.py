@@ -7,7 +7,8 @@ Measures ms per image (best of 5 rounds) of the batched kernel plus uint8 quanti
 worker runs it (on the CPU: batches of worker.CPU_KERNEL_BATCH with the worker's heap settings), the
 JPEG encode bound (PIL quality 85 optimize, 4:2:0: the ImageNet-C save step), and, with
 --reference-python, the imagecorruptions package on the same photos in the same run
-(bench/time_imagecorruptions.py; set up its environment as that file's docstring says). Prints a Markdown table for docs/benchmarks.md.
+(bench/time_imagecorruptions.py; set up its environment as that file's docstring says). Prints a
+Markdown table for docs/benchmarks.md.
 """
 
 from __future__ import annotations
