@@ -12,7 +12,6 @@ Prints Markdown for docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import io
 import re
 import shutil
 import subprocess
@@ -56,16 +55,9 @@ def big_shard(path: Path, repeats: int) -> str:
 
 def jpeg_encode_bound(seconds: float = 2.0) -> float:
     """Images/s of the codec step alone on this core: PIL JPEG quality 85, optimize, 224x224."""
-    import numpy as np
-    from PIL import Image
+    from bench_ops import jpeg_encode_ms, photos_batch  # the same measurement as the op benchmark's
 
-    photos = list(np.load(ROOT / "tests" / "data" / "reference" / "photos224.npz").values())
-    start, n = time.perf_counter(), 0
-    while time.perf_counter() - start < seconds:
-        for photo in photos:
-            Image.fromarray(photo).save(io.BytesIO(), format="JPEG", quality=85, optimize=True)
-            n += 1
-    return n / (time.perf_counter() - start)
+    return 1000 / jpeg_encode_ms(photos_batch(5), seconds)
 
 
 def main() -> None:
