@@ -50,32 +50,56 @@ JPEG_SEVERITIES = tuple({"quality": q} for q in (25, 18, 15, 10, 7))
 _TINY = torch.finfo(torch.float64).tiny
 
 
-def read_8bit(images: torch.Tensor) -> torch.Tensor:
-    """The 8-bit image the reference works on, as float64 in [0, 1] (``np.array(pil) / 255.``)."""
-    return quantize_uint8(images).to(torch.float64) / 255
+def _level_to_float(levels: torch.Tensor) -> torch.Tensor:
+    """uint8 level k -> float64 k / 255, the same double as the reference's ``np.array(pil) / 255.``."""
+    return levels.to(torch.float64).div_(255)
 
 
-def rgb_to_hsv(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """skimage ``rgb2hsv``, operation for operation (so float64 results are bit-identical).
+def _select(mask_a: torch.Tensor, a: torch.Tensor, mask_b: torch.Tensor, b: torch.Tensor,
+            mask_c: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """Per element, the uint8 of whichever 0x00/0xFF mask is set (exactly one is)."""
+    return (a & mask_a) | (b & mask_b) | (c & mask_c)
 
-    Shape: (B, 3, H, W) -> three (B, H, W) planes, hue in [0, 1].
+
+def rgb_to_hsv(levels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """skimage ``rgb2hsv`` of ``levels / 255``, bit-identical float64 results.
+
+    The input is the 8-bit image (uint8 (B, 3, H, W)): every test skimage makes on floats (which
+    channel is the maximum, grey pixels, negative hues) is made on the uint8 levels instead, which
+    gives the same answers (k / 255 is increasing in k) and costs a tenth of a float64 comparison;
+    the float64 arithmetic itself is skimage's, operation for operation.
+    Shape: (B, 3, H, W) uint8 -> three (B, H, W) float64 planes, hue in [0, 1].
     """
-    red, green, blue = rgb.unbind(1)
-    value = torch.maximum(torch.maximum(red, green), blue)
-    delta = value - torch.minimum(torch.minimum(red, green), blue)
+    if levels.dtype != torch.uint8:
+        raise TypeError(f"rgb_to_hsv takes 8-bit levels (uint8), got {levels.dtype}")
+    red, green, blue = levels.unbind(1)
+    top = torch.maximum(torch.maximum(red, green), blue)
+    bottom = torch.minimum(torch.minimum(red, green), blue)
+    value = _level_to_float(top)
+    delta = value - _level_to_float(bottom)
     # Dividing by max(x, tiny) changes nothing where x > 0, and gives skimage's 0 (not NaN) where
-    # delta = 0 (grey, including black), which skimage patches afterwards.
+    # x = 0 (black; grey for delta).
     saturation = delta / value.clamp_min(_TINY)
-    safe_delta = delta.clamp_min(_TINY)
-    # skimage assigns red-max, then green-max, then blue-max, so later channels win ties.
-    hue = (green - blue).div_(safe_delta)
-    hue = torch.where(green == value, (blue - red).div_(safe_delta).add_(2.0), hue)
-    hue = torch.where(blue == value, (red - green).div_(safe_delta).add_(4.0), hue)
-    hue = hue.div_(6.0)
-    # NumPy's ``x % 1.`` for x in (-1, 1): x itself, or x + 1 (rounded) when negative; -x + 1 can
-    # round up to 1.0, which hsv_to_rgb_levels wraps to sector 0 as skimage's uint8 % 6 does.
-    hue = torch.where(hue < 0, hue + 1.0, hue)
-    hue = hue.masked_fill_(delta == 0, 0.0)
+    # skimage assigns red-max, then green-max, then blue-max, so later channels win ties. Masks are
+    # 0xFF where true; comparisons against tensors (not Python scalars) are the vectorised ones.
+    blue_max = (blue == top).view(torch.uint8).neg_()
+    green_max = (green == top).view(torch.uint8).neg_() & ~blue_max
+    red_max = ~(blue_max | green_max)
+    # Hue before the / 6: (g - b) / delta, 2 + (b - r) / delta or 4 + (r - g) / delta by branch.
+    # Choosing the two 8-bit operands first and converting them gives the very doubles skimage
+    # subtracts; grey pixels (delta = 0) get 0 - 0 and offset 0, i.e. skimage's hue 0.
+    first = _select(red_max, green, green_max, blue, blue_max, red)
+    second = _select(red_max, blue, green_max, red, blue_max, green)
+    grey = (top == bottom).view(torch.uint8).neg_()
+    offset = ((green_max & 2) | (blue_max & 4)) & ~grey
+    hue = (_level_to_float(first) - _level_to_float(second)).div_(delta.clamp_min(_TINY))
+    hue = hue.add_(offset.to(torch.float64)).div_(6.0)
+    # NumPy's ``x % 1.`` for x in (-1, 1): x itself, or x + 1 (rounded) when negative, which only
+    # the red branch with g < b gives; -x + 1 can round up to 1.0, which hsv_to_rgb_levels wraps
+    # to sector 0 as skimage's uint8 % 6 does. Adding 0.0 elsewhere leaves every hue unchanged
+    # (none is -0.0: x - x is +0.0).
+    negative = (green < blue).view(torch.uint8) & red_max
+    hue = hue.add_(negative.to(torch.float64))
     return hue, saturation, value
 
 
@@ -94,13 +118,17 @@ def hsv_to_rgb_levels(hue: torch.Tensor, saturation: torch.Tensor, value: torch.
     p = value * (1 - saturation)
     q = value * (1 - fraction * saturation)
     t = value * (1 - (1 - fraction) * saturation)
-    # hue = 1.0 exactly gives sector 6, which skimage's uint8 % 6 wraps to 0.
-    sector = truncate_to_uint8(sector).masked_fill_(sector >= 6, 0)
+    sector = truncate_to_uint8(sector)
     # All four are in [0, 1] (v is, and p, q, t are v times a factor in [0, 1]), so the uint8
     # conversion, which truncates, is np.uint8(np.clip(x, 0, 1) * 255).
     v8 = truncate_to_uint8(value.mul(255))
     p8, q8, t8 = (truncate_to_uint8(plane.mul_(255)) for plane in (p, q, t))
-    m0, m1, m2, m3, m4, m5 = ((sector == k).view(torch.uint8).neg_() for k in range(6))  # 0xFF where true
+    # 0xFF where the sector is k. Against a tensor of k: torch's uint8 comparison with a Python
+    # scalar is not vectorised (10x slower). hue = 1.0 exactly gives sector 6, which skimage's
+    # uint8 % 6 wraps to 0.
+    m0, m1, m2, m3, m4, m5, m6 = ((sector == torch.full_like(sector, k)).view(torch.uint8).neg_()
+                                  for k in range(7))
+    m0 |= m6
     levels = v8.new_empty((v8.shape[0], 3, *v8.shape[1:]))
     torch.bitwise_or((v8 & (m0 | m5)) | (q8 & m1) | (p8 & (m2 | m3)), t8 & m4, out=levels[:, 0])
     torch.bitwise_or((t8 & m0) | (v8 & (m1 | m2)) | (q8 & m3), p8 & (m4 | m5), out=levels[:, 1])
@@ -115,7 +143,7 @@ def brightness(images: torch.Tensor, draws: Draws, *, shift: float) -> torch.Ten
 
     Shape: (B, C, H, W) -> (B, C, H, W). Deterministic. 8-bit semantics (see the module docstring).
     """
-    hue, saturation, value = rgb_to_hsv(read_8bit(images))
+    hue, saturation, value = rgb_to_hsv(quantize_uint8(images))
     levels = hsv_to_rgb_levels(hue, saturation, (value + float(shift)).clamp(0, 1))
     return levels.to(images.dtype) / 255
 
@@ -129,7 +157,7 @@ def saturate(images: torch.Tensor, draws: Draws, *, scale: float, shift: float) 
     3 (x2), 1 (x0.3), 4, 2 (x0.1), 5.
     Shape: (B, C, H, W) -> (B, C, H, W). Deterministic. 8-bit semantics (see the module docstring).
     """
-    hue, saturation, value = rgb_to_hsv(read_8bit(images))
+    hue, saturation, value = rgb_to_hsv(quantize_uint8(images))
     saturation = (saturation * float(scale) + float(shift)).clamp(0, 1)
     return hsv_to_rgb_levels(hue, saturation, value).to(images.dtype) / 255
 

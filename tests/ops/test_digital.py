@@ -136,23 +136,88 @@ def test_8bit_semantics(name, photo_batch):
     assert torch.equal(on_grid, ops.quantize_uint8(on_grid).float() / 255)
 
 
-def test_hsv_round_trip_and_skimage_conventions():
-    levels = torch.tensor([[0, 0, 0], [255, 255, 255], [255, 0, 0], [0, 255, 0], [0, 0, 255], [10, 200, 200],
-                           [200, 10, 200], [200, 200, 10], [37, 99, 180],
-                           # one colour inside each hue sector 0..5 (fraction != 0, so v, p, q, t differ)
-                           [200, 100, 10], [100, 200, 10], [10, 200, 100], [10, 100, 200], [100, 10, 200],
-                           [200, 10, 100]], dtype=torch.float64)
-    rgb = (levels / 255).T.reshape(1, 3, 1, -1)
-    hue, saturation, value = digital.rgb_to_hsv(rgb)
-    hue_mid, saturation_mid, value_mid = digital.rgb_to_hsv(((levels + 0.5) / 255).T.reshape(1, 3, 1, -1))
+def skimage_rgb2hsv(rgb: np.ndarray) -> np.ndarray:
+    """scikit-image 0.20-0.26 ``rgb2hsv`` on float64 (..., 3), transcribed line for line."""
+    out = np.empty_like(rgb)
+    out_v = rgb.max(-1)
+    delta = np.ptp(rgb, axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out_s = delta / out_v
+        out_s[delta == 0.0] = 0.0
+        idx = rgb[..., 0] == out_v
+        out[idx, 0] = (rgb[idx, 1] - rgb[idx, 2]) / delta[idx]
+        idx = rgb[..., 1] == out_v
+        out[idx, 0] = 2.0 + (rgb[idx, 2] - rgb[idx, 0]) / delta[idx]
+        idx = rgb[..., 2] == out_v
+        out[idx, 0] = 4.0 + (rgb[idx, 0] - rgb[idx, 1]) / delta[idx]
+    out_h = (out[..., 0] / 6.0) % 1.0
+    out_h[delta == 0.0] = 0.0
+    out[..., 0], out[..., 1], out[..., 2] = out_h, out_s, out_v
+    out[np.isnan(out)] = 0
+    return out
+
+
+def skimage_hsv2rgb(hsv: np.ndarray) -> np.ndarray:
+    """scikit-image 0.20-0.26 ``hsv2rgb``, transcribed line for line."""
+    hi = np.floor(hsv[..., 0] * 6)
+    f = hsv[..., 0] * 6 - hi
+    p = hsv[..., 2] * (1 - hsv[..., 1])
+    q = hsv[..., 2] * (1 - f * hsv[..., 1])
+    t = hsv[..., 2] * (1 - (1 - f) * hsv[..., 1])
+    v = hsv[..., 2]
+    hi = np.stack([hi, hi, hi], axis=-1).astype(np.uint8) % 6
+    return np.choose(hi, np.stack([np.stack((v, t, p), axis=-1), np.stack((q, v, p), axis=-1),
+                                   np.stack((p, v, t), axis=-1), np.stack((p, q, v), axis=-1),
+                                   np.stack((t, p, v), axis=-1), np.stack((v, p, q), axis=-1)]))
+
+
+def test_hsv_skimage_conventions():
+    levels = torch.tensor([[0, 0, 0], [255, 255, 255], [255, 0, 0], [0, 255, 0], [0, 0, 255], [10, 200, 200]],
+                          dtype=torch.uint8)
+    hue, saturation, _ = digital.rgb_to_hsv(levels.T.reshape(1, 3, 1, -1))
     # Grey has hue 0 and saturation 0; pure red/green/blue sit at hue 0, 1/3, 2/3.
     assert hue[0, 0, :5].tolist() == pytest.approx([0, 0, 0, 1 / 3, 2 / 3])
     assert saturation[0, 0, :2].tolist() == [0, 0]
     # Ties go to the later channel, as in skimage: cyan (G = B max) is computed from the blue branch.
     assert hue[0, 0, 5].item() == pytest.approx(0.5)
-    # Back to RGB, every sector's channel assignment: mid-level inputs truncate to their own level.
-    back = digital.hsv_to_rgb_levels(hue_mid, saturation_mid, value_mid)
-    assert torch.equal(back, levels.to(torch.uint8).T.reshape(1, 3, 1, -1))
+    # hue = 1.0 (which no 8-bit colour gives, but an edit could): sector 6, which skimage's
+    # uint8 % 6 wraps to sector 0, i.e. red.
+    one = torch.ones(1, 1, 1, dtype=torch.float64)
+    assert digital.hsv_to_rgb_levels(one, one, one).reshape(-1).tolist() == [255, 0, 0]
+    assert np.uint8(skimage_hsv2rgb(np.ones(3)) * 255).tolist() == [255, 0, 0]
+    with pytest.raises(TypeError, match="uint8"):
+        digital.rgb_to_hsv(levels.T.reshape(1, 3, 1, -1).double())
+
+
+def test_hsv_round_trip_bit_identical_to_skimage():
+    """rgb_to_hsv and hsv_to_rgb_levels reproduce skimage's float64 results bit for bit.
+
+    On every grey, every pure hue and tie, and 2^18 random colours, through brightness's and
+    saturate's HSV edits at every severity (the whole 2^24-colour cube was checked once when the
+    level-domain comparisons were introduced: identical).
+    """
+    generator = torch.Generator().manual_seed(0)
+    special = torch.tensor([[g, g, g] for g in range(256)] + [[255, 0, 0], [0, 255, 0], [0, 0, 255],
+                           [10, 200, 200], [200, 10, 200], [200, 200, 10], [200, 100, 10], [100, 200, 10],
+                           [10, 200, 100], [10, 100, 200], [100, 10, 200], [200, 10, 100], [255, 254, 0]])
+    random = torch.randint(0, 256, (1 << 18, 3), generator=generator)
+    levels = torch.cat([special, random]).to(torch.uint8)
+    hue, saturation, value = digital.rgb_to_hsv(levels.T.reshape(1, 3, 1, -1))
+    expected = skimage_rgb2hsv(levels.numpy() / 255.)
+    for ours, plane in zip((hue, saturation, value), range(3)):
+        np.testing.assert_array_equal(ours.reshape(-1).numpy(), expected[:, plane])
+    edits = [("brightness", params) for params in REFERENCE_TABLES["brightness"]]
+    edits += [("saturate", params) for params in REFERENCE_TABLES["saturate"]]
+    for name, params in edits:
+        edited = expected.copy()
+        if name == "brightness":  # make_imagenet_c.py: x[:, :, 2] = np.clip(x[:, :, 2] + c, 0, 1)
+            edited[:, 2] = np.clip(edited[:, 2] + params["shift"], 0, 1)
+        else:  # x[:, :, 1] = np.clip(x[:, :, 1] * c[0] + c[1], 0, 1)
+            edited[:, 1] = np.clip(edited[:, 1] * params["scale"] + params["shift"], 0, 1)
+        reference = np.uint8(np.clip(skimage_hsv2rgb(edited), 0, 1) * 255)
+        ours = digital.hsv_to_rgb_levels(*(torch.from_numpy(edited[:, plane]).reshape(1, 1, -1)
+                                           for plane in range(3)))
+        np.testing.assert_array_equal(ours.reshape(3, -1).T.numpy(), reference)
 
 
 def test_pil_box_taps_are_point_sampled():
