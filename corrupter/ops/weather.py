@@ -162,10 +162,13 @@ def snow_layer(draws: Draws, height: int, width: int, *, mean: float, std: float
     """The (B, 1, H, W) falling-snow layer: zoomed noise, thresholded, 8-bit, motion-blurred, 8-bit."""
     window = draws["flakes"][:, None].to(torch.float32) * float(std) + float(mean)
     layer = clipped_zoom_layer(window, height, width, float(zoom))
-    layer = (layer * (layer >= threshold)).clamp(0, 1)
-    layer = torch.floor(layer * 255) / 255  # the reference's uint8 PNG handed to ImageMagick
+    # The reference zeroes values below the threshold, i.e. keeps x >= t, which is x > (the float32
+    # just below t): F.threshold's test, 6x faster than a comparison mask and a product on the CPU.
+    below = torch.nextafter(torch.tensor(float(threshold)), torch.tensor(-math.inf)).item()
+    layer = F.threshold(layer, below, 0.0).clamp_(0, 1)
+    layer = layer.mul_(255).floor_().div_(255)  # the reference's uint8 PNG handed to ImageMagick
     layer = directional_motion_blur(layer, float(radius), float(sigma), draws["angle"].reshape(-1))
-    return torch.round(layer * 255) / 255  # ImageMagick writes an 8-bit PNG back
+    return layer.mul_(255).round_().div_(255)  # ImageMagick writes an 8-bit PNG back
 
 
 @register_corruption("snow", family="weather", severities=SNOW_SEVERITIES, sample=sample_snow,
