@@ -84,7 +84,8 @@ def planes_to_pil(pixels: torch.Tensor) -> Image.Image:
     """
     planes = pixels.cpu().contiguous().numpy()
     height, width = planes.shape[1:]
-    return Image.merge("RGB", [Image.frombuffer("L", (width, height), plane, "raw", "L", 0, 1) for plane in planes])
+    bands = [Image.frombuffer("L", (width, height), plane, "raw", "L", 0, 1) for plane in planes]
+    return Image.merge("RGB", bands)
 
 
 def encode_image(pixels: torch.Tensor, fmt: str, jpeg_quality: int = 85) -> bytes:

@@ -118,6 +118,18 @@ def frost(images: torch.Tensor, draws: Draws, *, image_weight: float, frost_weig
     return (images * float(image_weight)).add_(layer, alpha=float(frost_weight) / 255).clamp_(0, 1)
 
 
+def _just_below(threshold: float, dtype: torch.dtype) -> float:
+    """The ``dtype`` number just below ``threshold``: ``F.threshold(x, it, 0)`` keeps x >= threshold.
+
+    The references zero values below a threshold (keep x >= t, t rounded to x's dtype as a
+    comparison does); F.threshold keeps x > its argument, and x > prev(t) is x >= t in that dtype.
+    On the CPU it is about 6x faster than a comparison mask and a product (torch's float
+    comparisons are not vectorised there).
+    """
+    limit = torch.tensor(float(threshold), dtype=dtype)
+    return torch.nextafter(limit, torch.tensor(-math.inf, dtype=dtype)).item()
+
+
 # ------------------------------------------------------------------------------------------------ snow
 
 # (flake mean, flake std, zoom, threshold, blur radius, blur sigma, image blend), make_imagenet_c.py snow.
@@ -162,10 +174,7 @@ def snow_layer(draws: Draws, height: int, width: int, *, mean: float, std: float
     """The (B, 1, H, W) falling-snow layer: zoomed noise, thresholded, 8-bit, motion-blurred, 8-bit."""
     window = draws["flakes"][:, None].to(torch.float32) * float(std) + float(mean)
     layer = clipped_zoom_layer(window, height, width, float(zoom))
-    # The reference zeroes values below the threshold, i.e. keeps x >= t, which is x > (the float32
-    # just below t): F.threshold's test, 6x faster than a comparison mask and a product on the CPU.
-    below = torch.nextafter(torch.tensor(float(threshold)), torch.tensor(-math.inf)).item()
-    layer = F.threshold(layer, below, 0.0).clamp_(0, 1)
+    layer = F.threshold(layer, _just_below(threshold, layer.dtype), 0.0).clamp_(0, 1)
     layer = layer.mul_(255).floor_().div_(255)  # the reference's uint8 PNG handed to ImageMagick
     layer = directional_motion_blur(layer, float(radius), float(sigma), draws["angle"].reshape(-1))
     return layer.mul_(255).round_().div_(255)  # ImageMagick writes an 8-bit PNG back
@@ -242,7 +251,7 @@ def water_spatter(images: torch.Tensor, liquid: torch.Tensor, amount: float) -> 
 def mud_spatter(images: torch.Tensor, liquid: torch.Tensor, threshold: float, amount: float) -> torch.Tensor:
     """Cover the image with brown mud where the blurred liquid mask is at least 0.8."""
     mask = gaussian_blur_nearest((liquid > threshold).to(images.dtype), float(amount))
-    mask = mask * (mask >= 0.8)
+    mask = F.threshold(mask, _just_below(0.8, mask.dtype), 0.0)
     colour = torch.tensor(MUD_RGB, dtype=images.dtype, device=images.device)[:, None, None]
     return (images * (1 - mask)).addcmul_(mask, colour).clamp_(0, 1)
 
@@ -264,7 +273,7 @@ def spatter(images: torch.Tensor, draws: Draws, *, mean: float, std: float, blur
         raise ValueError(f"spatter mode must be 'water' or 'mud', got {mode!r}")
     liquid = draws["liquid"][:, None].to(images.dtype) * float(std) + float(mean)
     liquid = gaussian_blur_nearest(liquid, float(blur_sigma))
-    liquid = liquid * (liquid >= threshold)
+    liquid = F.threshold(liquid, _just_below(threshold, liquid.dtype), 0.0)
     if mode == "water":
         return water_spatter(images, liquid, amount)
     return mud_spatter(images, liquid, threshold, amount)

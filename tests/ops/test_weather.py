@@ -266,3 +266,16 @@ def test_snow_base_whitens_with_opencv_grey_weights():
     grey = 0.299 * 0.2 + 0.587 * 0.4 + 0.114 * 0.6
     expected = 0.8 * image + 0.2 * torch.clamp(image, min=grey * 1.5 + 0.5)
     torch.testing.assert_close(out, expected)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_threshold_keeps_exactly_the_values_at_or_above_it(dtype):
+    """snow and spatter zero values below a threshold with F.threshold, as the references' masks do."""
+    for threshold in (0.65, 0.68, 0.69, 0.8, 0.85, 0.9):
+        limit = torch.tensor(threshold, dtype=dtype)
+        just_below = torch.nextafter(limit, torch.tensor(-1.0, dtype=dtype))
+        values = torch.cat([torch.linspace(threshold - 1e-5, threshold + 1e-5, 10001, dtype=dtype),
+                            torch.stack([just_below, limit])])
+        kept = torch.nn.functional.threshold(values, weather._just_below(threshold, dtype), 0.0)
+        assert torch.equal(kept, values * (values >= threshold))
+        assert kept[-1] == limit and kept[-2] == 0
