@@ -237,16 +237,17 @@ def test_spatter_without_drops_leaves_the_image_unchanged(photo_batch):
     assert torch.equal(out, photo_batch[:2])
 
 
-@pytest.mark.parametrize("height, width, density, limit", [(40, 50, 0.01, 6), (96, 96, 0.003, 20), (17, 120, 0.05, 20),
-                                                         (64, 5, 0.0, 20), (64, 5, 0.02, 20), (3, 40, 0.1, 40),
-                                                         (30, 30, 1.0, 6)])
+@pytest.mark.parametrize("height, width, density, limit", [
+    (40, 50, 0.01, 6), (96, 96, 0.003, 20), (17, 120, 0.05, 20), (64, 5, 0.0, 20), (64, 5, 0.02, 20),
+    (3, 40, 0.1, 40), (30, 30, 1.0, 6)])
 def test_truncated_distance_is_the_exact_euclidean_distance(height, width, density, limit):
     """Exact up to the cap, also on images narrower than the cap and without any edge pixel."""
     rng = np.random.RandomState(0)
     edges = rng.random_sample((height, width)) < density
     ys, xs = np.nonzero(edges)
     grid_y, grid_x = np.mgrid[0:height, 0:width]
-    exact = np.sqrt((grid_y[..., None] - ys) ** 2 + (grid_x[..., None] - xs) ** 2).min(axis=-1, initial=np.inf)
+    squared = (grid_y[..., None] - ys) ** 2 + (grid_x[..., None] - xs) ** 2
+    exact = np.sqrt(squared.min(axis=-1, initial=np.iinfo(np.int64).max))
     ours = truncated_distance(torch.from_numpy(edges)[None, None], limit)[0, 0].numpy()
     np.testing.assert_allclose(ours, np.minimum(exact, limit), atol=1e-5)
 
