@@ -62,7 +62,7 @@ def plasma_fractal(uniform: torch.Tensor, mapsize: int, decay: float) -> torch.T
         count = total.shape[-2] * total.shape[-1]
         noise = uniform[:, offset:offset + count].reshape(total.shape)
         offset += count
-        return total / 4 + wibble * wibble * noise
+        return total * 0.25 + wibble * wibble * noise  # * 0.25 is / 4 exactly, and cheaper
 
     while step >= 2:
         half = step // 2
