@@ -229,7 +229,8 @@ def truncated_distance(edges: torch.Tensor, limit: int) -> torch.Tensor:
         raise ValueError(f"distance cap must be in 1..127 pixels, got {limit}")
     height = edges.shape[-2]
     far = limit + 1
-    # Squared distances up to (2 * limit + 1)^2 fit int16, which halves the memory traffic of the loop.
+    # int16 halves the memory traffic of the loop; its largest value, far^2 + limit^2 (at most
+    # 128^2 + 127^2 = 32513), fits.
     along_row = _row_distance(edges, far).to(torch.int16)
     squared = along_row.mul_(along_row)
     padded = F.pad(squared, (0, 0, limit, limit), value=far * far)
@@ -246,10 +247,11 @@ def _row_distance(edges: torch.Tensor, far: int) -> torch.Tensor:
 
     A min-plus distance transform by doubling: d <- min(d, d shifted by s, plus s) for
     s = 1, 2, 4, ... in each direction reaches every distance below 2 * s_max at its exact cost,
-    in 2 log2(far) passes of uint8 arithmetic (values stay below 2 * far, so nothing wraps).
+    in 2 ceil(log2(min(far, width))) passes of uint8 arithmetic (values stay below 2 * far, so
+    nothing wraps). ``edges`` may be any 0/1 mask.
     """
     width = edges.shape[-1]
-    distance = (~edges).view(torch.uint8).mul(far)  # 0 on edges, far elsewhere
+    distance = torch.logical_not(edges).view(torch.uint8).mul(far)  # 0 on edges, far elsewhere
     step = 1
     while step < far and step < width:
         for reached, source in ((distance[..., step:], distance[..., :-step]),

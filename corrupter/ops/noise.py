@@ -84,13 +84,14 @@ def impulse_noise(images: torch.Tensor, draws: Draws, *, amount: float) -> torch
     Shape: (B, C, H, W) -> (B, C, H, W). Stochastic (one uniform per element).
     """
     uniform = draws["uniform"]
-    # Indicators of u < a and u < a / 2 from the sign of the difference, exact in float32, and
-    # x * (1 - hit) + salt for the choice: the same values as comparison masks and torch.where
-    # (finite inputs), at a third of the cost on the CPU, where torch's float comparisons and
-    # where are not vectorised.
-    hit = torch.sign(uniform - float(amount)).clamp_(max=0).neg_()
-    salt = torch.sign(uniform - float(amount) / 2).clamp_(max=0).neg_().to(images.dtype)
-    return torch.addcmul(salt, images, hit.sub_(1).neg_().to(images.dtype)).clamp_(0, 1)
+    # Indicators of u < a and u < a / 2 from the sign of a - u (exact in float32; +0.0 where not
+    # set), and salt + x * keep for the choice: bit for bit what comparison masks and torch.where
+    # give on finite inputs, at a third of the cost on the CPU, where torch's float comparisons
+    # and where are not vectorised.
+    hit = torch.sign(uniform.neg().add_(float(amount))).clamp_(min=0)
+    salt = torch.sign(uniform.neg().add_(float(amount) / 2)).clamp_(min=0).to(images.dtype)
+    keep = hit.neg_().add_(1).to(images.dtype)
+    return torch.addcmul(salt, images, keep).clamp_(0, 1)
 
 
 def poisson_support(max_rate: float) -> int:

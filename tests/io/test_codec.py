@@ -59,6 +59,25 @@ def test_encoders_round_trip():
     assert jpeg.format == "JPEG" and jpeg.size == (48, 32)
 
 
+def test_pillow_encoder_bytes_are_those_of_image_fromarray():
+    """planes_to_pil only changes how the planes reach Pillow, not the file."""
+    import torch
+
+    from corrupter.io.codec import planes_to_pil
+
+    pixels = torch.randint(0, 256, (3, 33, 47), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    image = Image.fromarray(np.ascontiguousarray(pixels.permute(1, 2, 0).numpy()), "RGB")
+    for fmt, save_args in (("jpg", {"format": "JPEG", "quality": 85, "optimize": True}),
+                           ("png", {"format": "PNG", "optimize": False, "compress_level": 6})):
+        buffer = io.BytesIO()
+        image.save(buffer, **save_args)
+        assert encode_image(pixels, fmt, 85) == buffer.getvalue()
+    strided = pixels[:, :, ::2]
+    assert np.array_equal(np.asarray(planes_to_pil(strided)), strided.permute(1, 2, 0).numpy())
+    with pytest.raises(ValueError, match="uint8"):
+        planes_to_pil(pixels.to(torch.int64))
+
+
 def test_extremely_elongated_images_are_refused_before_resizing():
     with pytest.raises(BadImage, match="too elongated"):
         imagenet_crop(Image.new("RGB", (40, 40 * 100)), 256, 224, min_side=32)

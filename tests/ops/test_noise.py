@@ -146,6 +146,20 @@ def test_impulse_noise_hits_channels_independently_half_salt_half_pepper():
     assert abs(both - amount**2) < 4 * (amount**2 / hit[0, 0].numel()) ** 0.5  # independent channels
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_impulse_noise_is_bit_identical_to_comparison_masks(photo_batch, dtype):
+    """The sign arithmetic gives exactly torch.where(u < a, u < a / 2, x), signed zeros included."""
+    images = photo_batch.to(dtype)
+    uniform = torch.rand(images.shape, generator=torch.Generator().manual_seed(0))
+    uniform[0, 0, 0, :3] = torch.tensor([0.0, 0.045, 0.09])  # u = 0, u = a / 2 and u = a exactly
+    int_view = torch.int32 if dtype == torch.float32 else torch.int64
+    for severity in range(1, 6):
+        amount = ops.get_corruption("impulse_noise").params(severity)["amount"]
+        ours = noise.impulse_noise(images, {"uniform": uniform}, amount=amount)
+        expected = torch.where(uniform < amount, (uniform < amount / 2).to(dtype), images).clamp(0, 1)
+        assert torch.equal(ours.view(int_view), expected.view(int_view))
+
+
 @pytest.mark.parametrize("name", ["gaussian_noise", "speckle_noise"])
 def test_gaussian_noise_scale(name):
     """Away from the clip, the added noise has standard deviation sigma (gaussian) or x * sigma (speckle)."""
