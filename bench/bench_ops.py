@@ -5,16 +5,15 @@
 
 Measures ms per image (best of 5 rounds) of the batched kernel plus uint8 quantisation, run as a
 worker runs it (on the CPU: batches of worker.CPU_KERNEL_BATCH with the worker's heap settings), the
-JPEG encode bound (PIL quality 85 optimize, 4:2:0: the ImageNet-C save step), and, with
---reference-python, the imagecorruptions package on the same photos in the same run
-(bench/time_imagecorruptions.py; set up its environment as that file's docstring says). Prints a
-Markdown table for docs/benchmarks.md.
+JPEG encode bound (the worker's codec.encode_image: PIL quality 85 optimize, 4:2:0, the
+ImageNet-C save step), and, with --reference-python, the imagecorruptions package on the same
+photos in the same run (bench/time_imagecorruptions.py; set up its environment as that file's
+docstring says). Prints a Markdown table for docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import platform
@@ -32,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from corrupter import ops  # noqa: E402
 from corrupter.io.assets import load_assets  # noqa: E402
+from corrupter.io.codec import encode_image  # noqa: E402
 from corrupter.pipeline.heap import tune_heap  # noqa: E402
 from corrupter.pipeline.worker import CPU_KERNEL_BATCH  # noqa: E402
 from corrupter.seeding import make_generator  # noqa: E402
@@ -68,11 +68,12 @@ def time_op(name: str, images: torch.Tensor, severity: int, seconds: float) -> f
 
 
 def jpeg_encode_ms(images: torch.Tensor, seconds: float) -> float:
-    arrays = [ops.quantize_uint8(im).permute(1, 2, 0).cpu().numpy() for im in images]
+    """ms per image of the CPU worker's save step: ``codec.encode_image`` (Pillow, q85, optimize)."""
+    pixels = [ops.quantize_uint8(im).cpu() for im in images]
     start, n = time.perf_counter(), 0
     while time.perf_counter() - start < seconds:
-        for a in arrays:
-            Image.fromarray(a).save(io.BytesIO(), format="JPEG", quality=85, optimize=True)
+        for p in pixels:
+            encode_image(p, "jpg", 85)
             n += 1
     return (time.perf_counter() - start) / n * 1000
 
