@@ -67,7 +67,7 @@ def gaussian_blur(images: torch.Tensor, draws: Draws, *, sigma: float) -> torch.
     taps out to int(4 sigma + 0.5).
     Shape: (B, C, H, W) -> (B, C, H, W). Deterministic.
     """
-    return gaussian_blur_nearest(images, float(sigma)).clamp(0, 1)
+    return gaussian_blur_nearest(images, float(sigma)).clamp_(0, 1)
 
 
 @register_corruption("defocus_blur", family="blur", severities=DEFOCUS_SEVERITIES, tags=("imagenet-c",),
@@ -80,7 +80,7 @@ def defocus_blur(images: torch.Tensor, draws: Draws, *, radius: float, alias_blu
     Shape: (B, C, H, W) -> (B, C, H, W). Deterministic.
     """
     kernel = defocus_disk_kernel(float(radius), float(alias_blur))
-    return correlate2d_reflect101(images, kernel).clamp(0, 1)
+    return correlate2d_reflect101(images, kernel).clamp_(0, 1)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -126,7 +126,7 @@ def glass_blur(images: torch.Tensor, draws: Draws, *, sigma: float, max_delta: i
     Shape: (B, C, H, W) -> (B, C, H, W). Stochastic (the offsets).
     """
     batch, channels, height, width = images.shape
-    levels = quantize_uint8(gaussian_blur_nearest(images, float(sigma))).to(images.dtype) / 255
+    levels = quantize_uint8(gaussian_blur_nearest(images, float(sigma))).to(images.dtype).div_(255)
     d = int(max_delta)
     dys, dxs = decode_glass_offsets(draws["offset_codes"], d)
     source = torch.arange(height * width, device=images.device).expand(batch, -1)
@@ -136,7 +136,7 @@ def glass_blur(images: torch.Tensor, draws: Draws, *, sigma: float, max_delta: i
         source = torch.gather(source, 1, glass_copy_sources(dy, dx, height, width, d))
     flat = levels.reshape(batch, channels, height * width)
     jittered = torch.gather(flat, 2, source[:, None, :].expand(-1, channels, -1)).reshape(images.shape)
-    return gaussian_blur_nearest(jittered, float(sigma)).clamp(0, 1)
+    return gaussian_blur_nearest(jittered, float(sigma)).clamp_(0, 1)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -217,7 +217,7 @@ def motion_blur(images: torch.Tensor, draws: Draws, *, radius: float, sigma: flo
     Shape: (B, C, H, W) -> (B, C, H, W). Stochastic (the angle).
     """
     blurred = directional_motion_blur(images, float(radius), float(sigma), draws["angle"].reshape(-1))
-    return (blurred + 0.5 / 255).clamp(0, 1)
+    return blurred.add_(0.5 / 255).clamp_(0, 1)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -238,4 +238,4 @@ def zoom_blur(images: torch.Tensor, draws: Draws, *, factors: list[float]) -> to
     for factor in factors:
         # Every reference list starts at 1.0, a zoom that returns the image itself.
         total += source if float(factor) == 1.0 else centred_clipped_zoom(source, float(factor))
-    return (total / (len(factors) + 1)).contiguous().clamp(0, 1)
+    return total.div_(len(factors) + 1).contiguous().clamp_(0, 1)

@@ -59,4 +59,4 @@ def fourier_basis_noise(images: torch.Tensor, draws: Draws, *, i: int, j: int, n
     """
     basis = fourier_basis(images.shape[-2], images.shape[-1], int(i), int(j), images.device)
     signs = draws["signs"][:, :, None, None]
-    return (images + signs * float(norm) * basis).clamp(0, 1)
+    return (images + signs * float(norm) * basis).clamp_(0, 1)

@@ -61,7 +61,7 @@ def gaussian_noise(images: torch.Tensor, draws: Draws, *, sigma: float) -> torch
 
     Shape: (B, C, H, W) -> (B, C, H, W). Stochastic (one normal per element).
     """
-    return (images + float(sigma) * draws["normal"]).clamp(0, 1)
+    return (images + float(sigma) * draws["normal"]).clamp_(0, 1)
 
 
 @register_corruption("speckle_noise", family="noise", severities=SPECKLE_SEVERITIES, sample=sample_normal,
@@ -71,7 +71,7 @@ def speckle_noise(images: torch.Tensor, draws: Draws, *, sigma: float) -> torch.
 
     Shape: (B, C, H, W) -> (B, C, H, W). Stochastic (one normal per element).
     """
-    return (images + images * (float(sigma) * draws["normal"])).clamp(0, 1)
+    return (images + images * (float(sigma) * draws["normal"])).clamp_(0, 1)
 
 
 @register_corruption("impulse_noise", family="noise", severities=IMPULSE_SEVERITIES, sample=sample_uniform,
@@ -169,4 +169,4 @@ def shot_noise(images: torch.Tensor, draws: Draws, *, photons: float) -> torch.T
     Shape: (B, C, H, W) -> (B, C, H, W). Stochastic (one uniform per element).
     """
     noisy = poisson_sample(quantize_uint8(images), draws["uniform"], float(photons))
-    return noisy.clamp(0, 1).to(images.dtype)
+    return noisy.clamp_(0, 1).to(images.dtype)

@@ -60,7 +60,7 @@ def fog(images: torch.Tensor, draws: Draws, *, strength: float, decay: float) ->
     plasma = plasma_fractal(draws["plasma_uniform"], mapsize, float(decay))[:, None, :height, :width]
     max_val = images.amax(dim=(1, 2, 3), keepdim=True)
     fogged = images + float(strength) * plasma
-    return (fogged * max_val / (max_val + float(strength))).clamp(0, 1)
+    return fogged.mul_(max_val).div_(max_val + float(strength)).clamp_(0, 1)
 
 
 # ----------------------------------------------------------------------------------------------- frost
