@@ -3,7 +3,7 @@
     OMP_NUM_THREADS=1 python bench/bench_ops.py [--severity 3] [--device cpu|cuda]
         [--reference-python /path/to/refenv/bin/python] [--json out.json]
 
-Measures ms per image (best of 5 rounds) of the batched kernel plus uint8 quantisation, run as a
+Measures ms per image (best of 5 rounds, taken round all ops in turn) of the batched kernel plus uint8 quantisation, run as a
 worker runs it (on the CPU: batches of worker.CPU_KERNEL_BATCH with the worker's heap settings), the
 JPEG encode bound (the worker's codec.encode_image: PIL quality 85 optimize, 4:2:0, the
 ImageNet-C save step), and, with --reference-python, the imagecorruptions package on the same
@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -45,25 +46,41 @@ def photos_batch(batch: int) -> torch.Tensor:
     return torch.from_numpy(stack).permute(0, 3, 1, 2).contiguous().float() / 255
 
 
-def time_op(name: str, images: torch.Tensor, severity: int, seconds: float) -> float:
+ROUNDS = 5
+
+
+def op_runner(name: str, images: torch.Tensor, severity: int) -> Callable[[int], None]:
+    """One call of the op as a worker makes it (draws, kernel, uint8 quantisation), warmed up."""
     spec = ops.get_corruption(name)
     params = spec.params(severity)
     assets = load_assets(spec.assets, images.device)
+
     def once(seed: int) -> None:
         gens = [make_generator(seed * 100 + i) for i in range(images.shape[0])]
         out, _ = ops.apply_batch(spec, images, params, gens, assets)
         ops.quantize_uint8(out).cpu()
     once(0)  # warm-up (caches, lazy init)
-    # Best of several rounds: shared cloud cores are noisy, and the minimum is the op's own cost.
-    best, rounds = float("inf"), 5
-    for _ in range(rounds):
-        start, runs = time.perf_counter(), 0
-        while time.perf_counter() - start < seconds / rounds or runs < 2:
-            once(runs + 1)
-            runs += 1
-        if images.is_cuda:
-            torch.cuda.synchronize()
-        best = min(best, (time.perf_counter() - start) / (runs * images.shape[0]) * 1000)
+    return once
+
+
+def time_ops(names: list[str], images: torch.Tensor, severity: int, seconds: float) -> dict[str, float]:
+    """Best of ROUNDS rounds per op, ms per image; ``seconds`` per op in all.
+
+    The rounds go round all ops in turn (op 1 .. op N, then again): the machine is a shared cloud
+    VM, and a burst of contention then costs one round of several ops instead of every round of
+    one. The minimum is the op's own cost.
+    """
+    runners = {n: op_runner(n, images, severity) for n in names}
+    best = dict.fromkeys(names, float("inf"))
+    for _ in range(ROUNDS):
+        for name, once in runners.items():
+            start, runs = time.perf_counter(), 0
+            while time.perf_counter() - start < seconds / ROUNDS or runs < 2:
+                once(runs + 1)
+                runs += 1
+            if images.is_cuda:
+                torch.cuda.synchronize()
+            best[name] = min(best[name], (time.perf_counter() - start) / (runs * images.shape[0]) * 1000)
     return best
 
 
@@ -143,7 +160,7 @@ def main() -> None:
     args.batch = args.batch or (CPU_KERNEL_BATCH if args.device == "cpu" else 32)
     images = photos_batch(args.batch).to(args.device)
     names = args.names or ops.list_corruptions()
-    ours = {n: time_op(n, images, args.severity, args.seconds) for n in names}
+    ours = time_ops(names, images, args.severity, args.seconds)
     ref_names = [n for n in names if "imagenet-c" in ops.get_corruption(n).tags
                  or "imagenet-c-extra" in ops.get_corruption(n).tags]
     ref = reference_times(args.reference_python, args.severity, ref_names) if args.reference_python else {}
