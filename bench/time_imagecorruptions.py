@@ -1,6 +1,5 @@
 """(Copied from the project's shared bench folder; reads the photos from tests/data/reference and
-reports the best of 5 rounds taken round all corruptions in turn, as bench/bench_ops.py does
-for our side.)
+reports the best of 5 rounds, as bench/bench_ops.py does for our side.)
 
 Time the reference CPU implementation (imagecorruptions 1.1.2) per corruption on real 224x224 photos.
 
@@ -37,20 +36,15 @@ parser.add_argument("--severity", type=int, default=3)
 parser.add_argument("--seconds", type=float, default=2.0)
 args = parser.parse_args()
 photos = list(np.load(os.path.join(here, "..", "tests", "data", "reference", "photos224.npz")).values())
-names = args.names or get_corruption_names("all")
-for name in names:
+for name in args.names or get_corruption_names("all"):
     corrupt(photos[0], corruption_name=name, severity=args.severity)  # warm-up
-# Best of 5 rounds, taken round all corruptions in turn, as bench/bench_ops.py times our side (a
-# change from the shared copy): a burst of contention on a shared machine then costs one round of
-# several corruptions instead of every round of one.
-best = dict.fromkeys(names, float("inf"))
-for _ in range(5):
-    for name in names:
+    # Best of 5 rounds, as bench/bench_ops.py times our side (a change from the shared copy).
+    ms = float("inf")
+    for _ in range(5):
         start, n = time.perf_counter(), 0
         while time.perf_counter() - start < args.seconds / 5 or n < len(photos):
             for img in photos:
                 corrupt(img, corruption_name=name, severity=args.severity)
                 n += 1
-        best[name] = min(best[name], (time.perf_counter() - start) / n * 1000)
-for name in names:
-    print(f"{name:20s} {best[name]:9.2f} ms/img {1000 / best[name]:9.1f} img/s")
+        ms = min(ms, (time.perf_counter() - start) / n * 1000)
+    print(f"{name:20s} {ms:9.2f} ms/img {1000 / ms:9.1f} img/s")
