@@ -88,8 +88,9 @@ def impulse_noise(images: torch.Tensor, draws: Draws, *, amount: float) -> torch
     # set), and salt + x * keep for the choice: bit for bit what comparison masks and torch.where
     # give on finite inputs, at a third of the cost on the CPU, where torch's float comparisons
     # and where are not vectorised.
-    hit = torch.sign(uniform.neg().add_(float(amount))).clamp_(min=0)
-    salt = torch.sign(uniform.neg().add_(float(amount) / 2)).clamp_(min=0).to(images.dtype)
+    below = uniform.neg()
+    hit = torch.sign(below + float(amount)).clamp_(min=0)
+    salt = torch.sign(below.add_(float(amount) / 2)).clamp_(min=0).to(images.dtype)
     keep = hit.neg_().add_(1).to(images.dtype)
     return torch.addcmul(salt, images, keep).clamp_(0, 1)
 

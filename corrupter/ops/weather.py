@@ -216,6 +216,7 @@ WATER_RGB = (175 / 255, 238 / 255, 238 / 255)  # pale turquoise
 MUD_RGB = (63 / 255, 42 / 255, 20 / 255)  # brown
 EMBOSS = ((-2.0, -1.0, 0.0), (-1.0, 1.0, 1.0), (0.0, 1.0, 2.0))
 CANNY_LOW, CANNY_HIGH, DISTANCE_CAP = 50, 150, 20
+MUD_COVER = 0.8  # mud replaces the pixel where its blurred mask is at least this
 
 
 def sample_spatter(generator: torch.Generator, height: int, width: int, **_: object) -> Draws:
@@ -251,7 +252,7 @@ def water_spatter(images: torch.Tensor, liquid: torch.Tensor, amount: float) -> 
 def mud_spatter(images: torch.Tensor, liquid: torch.Tensor, threshold: float, amount: float) -> torch.Tensor:
     """Cover the image with brown mud where the blurred liquid mask is at least 0.8."""
     mask = gaussian_blur_nearest((liquid > threshold).to(images.dtype), float(amount))
-    mask = F.threshold(mask, _just_below(0.8, mask.dtype), 0.0)
+    mask = F.threshold(mask, _just_below(MUD_COVER, mask.dtype), 0.0)
     colour = torch.tensor(MUD_RGB, dtype=images.dtype, device=images.device)[:, None, None]
     return (images * (1 - mask)).addcmul_(mask, colour).clamp_(0, 1)
 

@@ -281,7 +281,8 @@ def test_snow_base_whitens_with_opencv_grey_weights():
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_threshold_keeps_exactly_the_values_at_or_above_it(dtype):
     """snow and spatter zero values below a threshold with F.threshold, as the references' masks do."""
-    thresholds = {p["threshold"] for p in weather.SNOW_SEVERITIES + weather.SPATTER_SEVERITIES} | {0.8}
+    thresholds = {p["threshold"] for p in weather.SNOW_SEVERITIES + weather.SPATTER_SEVERITIES}
+    thresholds.add(weather.MUD_COVER)
     for threshold in sorted(thresholds):
         limit = torch.tensor(threshold, dtype=dtype)
         just_below = torch.nextafter(limit, torch.tensor(-1.0, dtype=dtype))
