@@ -85,15 +85,20 @@ def time_ops(names: list[str], images: torch.Tensor, severity: int, seconds: flo
     return best
 
 
+def ms_per_call(step: Callable[[], object], seconds: float) -> float:
+    """Mean ms of ``step()`` over ``seconds`` of repeated calls, after one warm-up call."""
+    step()
+    start, n = time.perf_counter(), 0
+    while time.perf_counter() - start < seconds:
+        step()
+        n += 1
+    return (time.perf_counter() - start) / n * 1000
+
+
 def jpeg_encode_ms(images: torch.Tensor, seconds: float) -> float:
     """ms per image of the CPU worker's save step: ``codec.encode_image`` (Pillow, q85, optimize)."""
     pixels = [ops.quantize_uint8(im).cpu() for im in images]
-    start, n = time.perf_counter(), 0
-    while time.perf_counter() - start < seconds:
-        for p in pixels:
-            encode_image(p, "jpg", 85)
-            n += 1
-    return (time.perf_counter() - start) / n * 1000
+    return ms_per_call(lambda: [encode_image(p, "jpg", 85) for p in pixels], seconds) / len(pixels)
 
 
 def speedup(reference_ms: float, ours_ms: float) -> str:
@@ -122,15 +127,7 @@ def primitive_costs(seconds: float) -> dict[str, float]:
         "libjpeg encode + decode, quality 15 (torchvision)": lambda: decode_jpeg(encode_jpeg(levels, 15)),
         "Pillow BOX resize 224 -> 89 -> 224": lambda: pil.resize((89, 89), Image.BOX).resize((224, 224), Image.BOX),
     }
-    costs = {}
-    for label, step in steps.items():
-        step()
-        start, n = time.perf_counter(), 0
-        while time.perf_counter() - start < seconds / 5:
-            step()
-            n += 1
-        costs[label] = (time.perf_counter() - start) / n * 1000
-    return costs
+    return {label: ms_per_call(step, seconds / 5) for label, step in steps.items()}
 
 
 def reference_times(python: str, severity: int, names: list[str]) -> dict[str, float]:
