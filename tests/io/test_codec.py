@@ -83,7 +83,7 @@ def test_extremely_elongated_images_are_refused_before_resizing():
         imagenet_crop(Image.new("RGB", (40, 40 * 100)), 256, 224, min_side=32)
 
 
-def photo_batch(photos, device="cpu"):
+def uint8_photo_batch(photos, device="cpu"):
     import torch
 
     stack = np.stack([photos[name] for name in ("coffee", "rocket", "astronaut")])
@@ -93,7 +93,7 @@ def photo_batch(photos, device="cpu"):
 def test_torchvision_jpeg_encoder_on_the_cpu_gives_pillows_unoptimised_bytes(photos):
     """The CPU half of output.jpeg_encoder=torchvision: libjpeg-turbo, the same file as Pillow writes
     without optimize=True; the pillow encoder (the default) gives Pillow's optimised file."""
-    pixels = photo_batch(photos)
+    pixels = uint8_photo_batch(photos)
     ours = encode_images(pixels, "jpg", 85, "torchvision")
     pillow = encode_images(pixels, "jpg", 85, "pillow")
     for i, image in enumerate(pixels):
@@ -105,7 +105,7 @@ def test_torchvision_jpeg_encoder_on_the_cpu_gives_pillows_unoptimised_bytes(pho
 
 def test_unknown_jpeg_encoder_is_refused(photos):
     with pytest.raises(ValueError, match="nvjpeg"):
-        encode_images(photo_batch(photos), "jpg", 85, "nvjpeg")
+        encode_images(uint8_photo_batch(photos), "jpg", 85, "nvjpeg")
 
 
 @pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="no CUDA device")
@@ -115,7 +115,7 @@ def test_torchvision_jpeg_encoder_on_cuda_is_a_faithful_jpeg(photos):
     (mean absolute error within 0.5 of a level of libjpeg's)."""
     import torch
 
-    three = photo_batch(photos, "cuda")
+    three = uint8_photo_batch(photos, "cuda")
     pixels = (three.float().repeat(11, 1, 1, 1) * 1.0).round().to(torch.uint8)  # 33 images, fresh GPU work
     for image, gpu, cpu in zip(pixels.cpu(), encode_images(pixels, "jpg", 85, "torchvision"),
                                encode_images(pixels.cpu(), "jpg", 85, "torchvision")):
