@@ -188,3 +188,44 @@ def test_auto_jpeg_encoder_is_nvjpeg_on_gpu_workers_only():
     assert worker_module.pick_jpeg_encoder("auto", torch.device("cpu")) == "pillow"
     assert worker_module.pick_jpeg_encoder("auto", torch.device("cuda")) == "torchvision"
     assert worker_module.pick_jpeg_encoder("pillow", torch.device("cuda")) == "pillow"
+
+
+def shard_members(root, receipts) -> dict[str, dict[str, bytes]]:
+    """Output shard path -> {member name: bytes}, in the order written."""
+    shards = {}
+    for receipt in receipts:
+        with tarfile.open(root / "t" / "1" / receipt["path"]) as tar:
+            shards[receipt["path"]] = {m.name: tar.extractfile(m).read() for m in tar}
+    return shards
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_a_cuda_worker_writes_whole_shards_that_decode_close_to_the_cpu_workers(tmp_path):
+    """Every shard a GPU worker writes (CUDA kernels, nvJPEG) decodes whole: the same members in
+    the same order as the CPU worker's, metadata byte for byte (the draws are made on the CPU), and
+    each image within a few levels of the CPU worker's (kernels agree to a level,
+    test_cpu_and_cuda_agree; the rest is two JPEG encoders at quality 85)."""
+    sample = REPO / "data" / "sample" / "val-000000.tar"
+    shards = {}
+    for device in ("cpu", "cuda"):
+        config = validate_config({
+            "name": "t", "version": "1", "input": {"shards": [str(sample)]},
+            "corruptions": [{"name": "imagenet-c", "severities": [3]},
+                            {"name": "imagenet-c-extra", "severities": [3]}],
+            "output": {"uri": str(tmp_path / device)}, "run": {"device": device}})
+        worker = ShardWorker(config)
+        assert worker.jpeg_encoder == ("torchvision" if device == "cuda" else "pillow")
+        receipts = [r for unit in plan_units(config) for r in worker.run(unit).receipts]
+        shards[device] = shard_members(tmp_path / device, receipts)
+    assert shards["cuda"].keys() == shards["cpu"].keys() and len(shards["cpu"]) == 19
+    for path, cpu_members in shards["cpu"].items():
+        cuda_members = shards["cuda"][path]
+        assert list(cuda_members) == list(cpu_members), path
+        for name, cpu_data in cpu_members.items():
+            if not name.endswith(".jpg"):
+                assert cuda_members[name] == cpu_data, (path, name)
+                continue
+            cpu_image, cuda_image = decode_rgb_array(cpu_data), decode_rgb_array(cuda_members[name])
+            assert cuda_image.shape == cpu_image.shape == (224, 224, 3), (path, name)
+            difference = np.abs(cuda_image.astype(int) - cpu_image).mean()
+            assert difference < 3, (path, name, difference)
