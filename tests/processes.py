@@ -1,8 +1,10 @@
-"""Real processes for tests: free loopback ports, stopping a process group, a private Ray head."""
+"""Real processes for tests: free loopback ports, stopping a process group, a private Ray head, and
+the addresses a group of processes listens on."""
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import random
 import shutil
@@ -16,9 +18,12 @@ from pathlib import Path
 from typing import Iterator
 
 REPO = Path(__file__).resolve().parent.parent
-# Test clusters live on this machine only; token auth would make every CLI process fetch the
-# head's token, so it is off for them (a real cluster keeps Ray's default).
-RAY_TEST_ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+# Test clusters live on this machine only: token auth would make every CLI process fetch the
+# head's token, so it is off for them (a real cluster keeps Ray's default), and Ray's single-node
+# switch (corrupter/pipeline/loopback.py) puts every server of the head and of the drivers on
+# 127.0.0.1 (test_e2e.py checks).
+RAY_TEST_ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0",
+                "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 
 
 def port_free(port: int) -> bool:
@@ -100,3 +105,62 @@ def ray_head(log_dir: Path, env: dict[str, str]) -> Iterator[str]:
         stop_process_group(head, timeout=30, leader_only=True)
         log.close()
         shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def session_pids(session: int) -> set[int]:
+    """The processes of a session (a process started with start_new_session leads its own)."""
+    pids = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:  # gone meanwhile
+                continue
+            if int(stat[stat.rindex(")") + 2:].split()[3]) == session:
+                pids.add(int(entry.name))
+    return pids
+
+
+def _proc_net_address(hex_address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    raw = bytes.fromhex(hex_address)  # 32-bit words in host (little-endian) order
+    words = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+    return ipaddress.ip_address(words)
+
+
+def listening_sockets(pids: set[int]) -> list[tuple[int, str, int]]:
+    """(pid, address, port) of every TCP socket in LISTEN state that ``pids`` hold (Linux /proc)."""
+    listening = {}  # socket inode -> (address, port)
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A":  # TCP_LISTEN
+                host, port = fields[1].split(":")
+                listening[fields[9]] = (_proc_net_address(host), int(port, 16))
+    found = []
+    for pid in sorted(pids):
+        for link in _descriptor_targets(pid):
+            inode = link[len("socket:["):-1] if link.startswith("socket:[") else None
+            if inode in listening:
+                address, port = listening[inode]
+                found.append((pid, str(address), port))
+    return found
+
+
+def _descriptor_targets(pid: int) -> list[str]:
+    try:
+        descriptors = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:  # gone meanwhile
+        return []
+    targets = []
+    for fd in descriptors:
+        try:
+            targets.append(os.readlink(fd))
+        except OSError:  # closed meanwhile
+            pass
+    return targets
+
+
+def is_loopback(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return ip.is_loopback or bool(mapped and mapped.is_loopback)

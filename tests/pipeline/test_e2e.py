@@ -11,6 +11,7 @@ import pytest
 import webdataset as wds
 
 from tests.conftest import run_cli
+from tests.processes import is_loopback, listening_sockets, session_pids
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -117,3 +118,14 @@ def test_preview_writes_a_png_grid(two_runs, tmp_path):
 
     image = Image.open(out)
     assert image.size[0] > 6 * 128 and image.size[1] > 5 * 128
+
+
+def test_the_cluster_the_jobs_ran_on_listens_on_loopback_only(two_runs, ray_address):
+    """Every server of the test head (GCS, raylet, agents, workers), started with RAY_TEST_ENV,
+    listens on 127.0.0.1 only."""
+    port = int(ray_address.rsplit(":", 1)[1])
+    everyone = {int(pid) for pid in os.listdir("/proc") if pid.isdigit()}
+    gcs = [pid for pid, _, listened in listening_sockets(everyone) if listened == port]
+    assert gcs, f"nothing listens on {ray_address}"
+    sockets = listening_sockets(session_pids(os.getsid(gcs[0])))
+    assert len(sockets) >= 5 and all(is_loopback(address) for _, address, _ in sockets), sockets
