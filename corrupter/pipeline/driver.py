@@ -13,6 +13,7 @@ from ..config import ReleaseConfig, config_digest, release_identity
 from ..io.manifest import MANIFEST, build_manifest, dump_manifest
 from ..io.storage import AlreadyExists, Storage, StorageError, is_s3_uri, object_digest
 from ..seeding import SEED_SCHEME
+from .loopback import keep_private_cluster_on_loopback
 from .plan import WorkUnit, plan_units
 from .worker import RECEIPTS, receipt_path, release_storage
 
@@ -97,6 +98,7 @@ def check_inputs(units: list[WorkUnit]) -> None:
 
 def run_release(config: ReleaseConfig, *, address: str | None = None, progress: bool = True) -> Summary:
     """Build the release described by ``config``; resumes an unfinished one."""
+    keep_private_cluster_on_loopback(address)  # before Ray is imported
     from .ray_pool import run_units  # Ray is imported only when a job actually runs
 
     start = time.perf_counter()
