@@ -1,0 +1,56 @@
+"""The README's recipe for turning an ImageNet val folder into input shards runs as written."""
+
+from __future__ import annotations
+
+import re
+import tarfile
+
+from corrupter.config import validate_config
+from corrupter.pipeline.plan import plan_units
+from corrupter.pipeline.worker import ShardWorker
+from tests.conftest import REPO
+from tests.sampleshards import SAMPLE
+
+CLASSES = ("n01440764", "n01443537", "n01484850")
+
+
+def readme_recipe() -> str:
+    """The first Python block of the README's "Your own data" section."""
+    section = (REPO / "README.md").read_text().split("### Your own data", 1)[1]
+    return re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
+
+
+def sample_photos() -> list[bytes]:
+    photos = []
+    for shard in sorted(SAMPLE.glob("val-*.tar")):
+        with tarfile.open(shard) as tar:
+            photos += [tar.extractfile(m).read() for m in tar if m.name.endswith(".jpg")]
+    return photos
+
+
+def test_the_imagenet_val_recipe_makes_shards_the_worker_corrupts(tmp_path):
+    root = tmp_path / "imagenet"
+    expected = {}  # key -> label: photo n goes to class n % 3, so file-name order mixes the classes
+    for n, photo in enumerate(sample_photos(), start=1):
+        key = f"ILSVRC2012_val_{n:08d}"
+        folder = root / "val" / CLASSES[n % 3]
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{key}.JPEG").write_bytes(photo)
+        expected[key] = sorted(CLASSES).index(CLASSES[n % 3])
+    # no shards folder yet: the recipe makes it
+    recipe = readme_recipe()
+    assert "/data/imagenet" in recipe
+    exec(compile(recipe.replace("/data/imagenet", str(root)), "README.md", "exec"), {})  # noqa: S102  (the point)
+
+    shards = sorted((root / "shards").glob("val-*.tar"))
+    assert [s.name for s in shards] == ["val-000000.tar"]
+    config = validate_config({
+        "name": "mine", "version": "1", "input": {"shards": [str(s) for s in shards]},
+        "corruptions": [{"name": "contrast", "severities": [1]}], "output": {"uri": str(tmp_path / "out")}})
+    worker = ShardWorker(config)
+    reports = [worker.run(unit) for unit in plan_units(config)]
+    [receipt] = [r for report in reports for r in report.receipts]
+    assert receipt["samples"] == len(expected) and not receipt.get("quarantined")
+    with tarfile.open(tmp_path / "out" / "mine" / "1" / receipt["path"]) as tar:
+        labels = {m.name.split(".")[0]: int(tar.extractfile(m).read()) for m in tar if m.name.endswith(".cls")}
+    assert labels == expected and list(labels) == sorted(expected)  # file-name order
