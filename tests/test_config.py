@@ -17,6 +17,15 @@ def test_demo_config_loads_and_plans():
     assert {o.path for u in units for o in u.outputs} >= {"fog/3/val-000000.tar", "contrast/5/val-000001.tar"}
 
 
+def test_imagenet_c_config_is_the_reference_recipe():
+    config = load_config(REPO / "configs" / "imagenet-c.yaml")
+    variants = plan_variants(config)
+    assert len(variants) == 19 * 5 and {v.severity for v in variants} == {1, 2, 3, 4, 5}
+    assert (config.preprocess.resize, config.preprocess.crop) == (256, 224)
+    assert (config.output.format, config.output.jpeg_quality, config.output.jpeg_encoder) == ("jpg", 85, "pillow")
+    assert plan_units(config)
+
+
 @pytest.mark.parametrize("override, field", [
     ("run.wokers=2", "run.wokers"),
     ("output.jpeg_quality=500", "output.jpeg_quality"),

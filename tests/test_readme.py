@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import tarfile
 
+import yaml
+
 from corrupter.config import validate_config
 from corrupter.pipeline.plan import plan_units
 from corrupter.pipeline.worker import ShardWorker
@@ -54,3 +56,12 @@ def test_the_imagenet_val_recipe_makes_shards_the_worker_corrupts(tmp_path):
     with tarfile.open(tmp_path / "out" / "mine" / "1" / receipt["path"]) as tar:
         labels = {m.name.split(".")[0]: int(tar.extractfile(m).read()) for m in tar if m.name.endswith(".cls")}
     assert labels == expected and list(labels) == sorted(expected)  # file-name order
+
+
+def test_the_readme_config_example_validates_and_plans():
+    """The annotated config under "Using it" is a config corrupter accepts, as written."""
+    section = (REPO / "README.md").read_text().split("## Using it", 1)[1]
+    example = yaml.safe_load(re.search(r"```yaml\n(.*?)```", section, re.DOTALL).group(1))
+    variants = {(shard.variant.corruption, shard.variant.name)
+                for unit in plan_units(validate_config(example)) for shard in unit.outputs}
+    assert len(variants) == 15 * 5 + 1 + 9
