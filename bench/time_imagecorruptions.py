@@ -7,7 +7,7 @@ Set up its environment once (it needs old pins):
     python -m venv .refenv && .refenv/bin/pip install 'numpy==1.26.4' 'scikit-image==0.20.0' \
         'scipy<1.14' imagecorruptions==1.1.2 'setuptools<81'
 Run on one core, beside the project's own benchmark, one after the other:
-    OMP_NUM_THREADS=1 .refenv/bin/python time_imagecorruptions.py [--severity 3] [NAME ...]
+    OMP_NUM_THREADS=1 .refenv/bin/python bench/time_imagecorruptions.py [--severity 3] [NAME ...]
 Prints one line per corruption: ms per image and images per second.
 """
 import argparse, os, time, warnings

@@ -1,7 +1,8 @@
 """Where releases live: a local directory (the embedded default) or S3-compatible object storage.
 
-Both backends keep the same promises: a published object appears only complete (write-then-rename
-locally, one create-once PUT on S3), is never overwritten, and carries a known sha256.
+Both backends keep the same promises: a published object appears only complete (written to a
+temporary file, then hard-linked to its name locally; one create-once PUT on S3), is never
+overwritten, and carries a known sha256.
 """
 
 from __future__ import annotations
@@ -69,7 +70,8 @@ def object_digest(storage: "Storage", rel: str) -> tuple[str, int] | None:
 
 
 class LocalStorage:
-    """A directory; files are written to a temporary name in the same folder, then renamed."""
+    """A directory; files are written to a temporary name in the same folder, then hard-linked to
+    their name (which fails if it exists: create-once, where a rename would overwrite)."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)

@@ -15,8 +15,8 @@ Deliberate deviations from the original script:
   by pointer doubling, see ``_blur_kernels.glass_copy_sources``); outputs equal the loop's for the
   same offsets. The offsets come from torch's generator, not NumPy's ``randint``, as one code per
   pixel for the (dy, dx) pair (same distribution: independent uniform integers in [-d, d-1]); the
-  intermediate ``np.uint8`` truncation uses ``quantize_uint8`` (its 1e-3 guard only differs for
-  values within 1e-3 of an integer level).
+  intermediate ``np.uint8`` truncation uses ``quantize_uint8`` (its 1e-4 guard only differs for
+  values within 1e-4 of an integer level).
 * Motion blur: ImageMagick's kernel as imagecorruptions re-implements it, with two choices of the
   original over imagecorruptions: taps that reach past a small image read the replicated edge
   (imagecorruptions stops summing, darkening images smaller than the kernel), and the result is

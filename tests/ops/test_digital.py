@@ -81,7 +81,7 @@ def test_contrast_within_one_level_on_every_photo(photos):
 
     Measured: identical except coffee at severity 4, where 3.4% of elements are one level up. Their
     exact value is k + 0.99978 (channel mean * 0.9 * 255 lies 2.2e-4 below an integer, and factor
-    0.1 repeats that every 10 levels); the reference truncates it to k, quantize_uint8's 1e-3 guard
+    0.1 repeats that every 10 levels); the reference truncates it to k, quantize_uint8's 1e-4 guard
     lifts our float32 value (9e-6 below the exact one) to k + 1.
     """
     for photo, image in sorted(photos.items()):
