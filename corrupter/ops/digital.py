@@ -207,7 +207,8 @@ def pil_box_resize_rows(levels: torch.Tensor, out_size: int) -> torch.Tensor:
     total = padded.index_select(-2, starts.to(levels.device)).to(torch.int32)
     for k in range(1, int(lengths.max())):
         total += padded.index_select(-2, torch.where(lengths > k, starts + k, zero_row).to(levels.device))
-    total.mul_(weights.to(device=levels.device, dtype=torch.int32)[:, None]).add_(1 << (_PIL_PRECISION_BITS - 1))
+    weights = weights.to(device=levels.device, dtype=torch.int32)[:, None]
+    total.mul_(weights).add_(1 << (_PIL_PRECISION_BITS - 1))
     return (total >> _PIL_PRECISION_BITS).clamp_(0, 255).to(torch.uint8)
 
 
@@ -215,9 +216,14 @@ def pil_box_resize(levels: torch.Tensor, height: int, width: int) -> torch.Tenso
     """``PIL.Image.resize((width, height), BOX)`` on uint8 levels: horizontal pass, then vertical.
 
     Shape: (B, C, H, W) -> (B, C, height, width); both passes round to 8 bits like Pillow. The
-    horizontal pass resizes the rows of the transposed image: a transposing copy and row gathers
-    cost half of what gathering columns in place does.
+    pass order is Pillow's up to version 12 (the original ImageNet-C's): Pillow 13 resizes
+    vertically first when the height loses more than twice as many pixels as the width
+    (python-pillow/Pillow#9549), which moves some values of such images by one level; square
+    images resize the same in both. The horizontal pass resizes the rows of the transposed image:
+    a transposing copy and row gathers cost half of what gathering columns in place does.
     """
+    if levels.dtype != torch.uint8:
+        raise TypeError(f"pil_box_resize takes uint8 levels, got {levels.dtype}")
     if levels.shape[-1] != width:
         levels = pil_box_resize_rows(levels.transpose(-1, -2).contiguous(), width).transpose(-1, -2)
     if levels.shape[-2] != height:
