@@ -9,8 +9,8 @@ crop, corrupt, JPEG encode, tar, sha256, publish. Each configuration runs in a f
 On the CPU (one thread): the worker as shipped, with torchvision's JPEG encoder instead of
 Pillow's, and with the CPU kernel chunk and the heap settings (pipeline/heap.py) switched off, to
 show what each contributes. On CUDA: the worker as shipped (nvJPEG encode on the GPU) at batch 32
-and 128, and with Pillow encoding on the CPU instead; a warm-up run on a small shard first
-(CUDA context, cuFFT plans, nvJPEG) is not timed. Needs no Ray, so it runs on a bare GPU node.
+and 128, and with Pillow encoding on the CPU instead; a warm-up run first (CUDA context, cuFFT
+plans and nvJPEG at the timed batch size) is not timed. Needs no Ray, so it runs on a bare GPU node.
 Prints a Markdown table for docs/benchmarks.md.
 """
 
@@ -35,14 +35,15 @@ from tests.sampleshards import write_repeated_shard  # noqa: E402
 CONFIGURATIONS = {
     "cpu": {
         "as shipped": (None, True, "auto", 32),
-        "output.jpeg_encoder=torchvision (libjpeg-turbo, no Huffman optimisation)": (None, True, "torchvision", 32),
+        "output.jpeg_encoder=torchvision (libjpeg-turbo, no Huffman optimisation)":
+            (None, True, "torchvision", 32),
         "no kernel chunking (whole batch of 32 per call)": (10**9, True, "auto", 32),
         "no heap settings": (None, False, "auto", 32),
         "neither": (10**9, False, "auto", 32),
     },
     "cuda": {
-        "as shipped (nvJPEG on the GPU), batch 32": (None, True, "auto", 32),
-        "as shipped, batch 128": (None, True, "auto", 128),
+        "output.jpeg_encoder=auto (nvJPEG on the GPU), batch 32": (None, True, "auto", 32),
+        "output.jpeg_encoder=auto (nvJPEG on the GPU), batch 128": (None, True, "auto", 128),
         "output.jpeg_encoder=pillow (libjpeg on the CPU), batch 128": (None, True, "pillow", 128),
     },
 }
@@ -107,19 +108,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         shard, warm_up = Path(tmp) / "in.tar", Path(tmp) / "warm.tar"
         write_repeated_shard(shard, args.samples)
-        write_repeated_shard(warm_up, 8)
+        write_repeated_shard(warm_up, max(c[3] for c in configurations.values()))  # every batch size seen
         for n, label in enumerate(configurations):
-            job = json.dumps({"shard": str(shard), "warm_up": str(warm_up), "out": f"{tmp}/out{n}", "label": label})
+            job = json.dumps({"shard": str(shard), "warm_up": str(warm_up), "out": f"{tmp}/out{n}",
+                              "label": label})
             done = subprocess.run([sys.executable, __file__, "--severity", str(args.severity),
                                    "--device", args.device, "--one", job],
-                                  capture_output=True, text=True, check=True,
+                                  stdout=subprocess.PIPE, text=True, check=True,  # stderr: shown
                                   env={**os.environ, "OMP_NUM_THREADS": "1"})
             results[label] = json.loads(done.stdout.strip().splitlines()[-1])
     where = "one CPU worker in-process, 1 thread" if args.device == "cpu" else \
         f"one CUDA worker in-process ({device_name()}), 1 CPU thread"
     print(f"# {time.strftime('%Y-%m-%d')} {where}, {args.samples} samples x "
           f"19 ImageNet-C corruptions at severity {args.severity}\n")
-    print("| worker | output images | ms per output image | images/s | peak RSS MiB |\n|---|---:|---:|---:|---:|")
+    print("| worker | output images | ms per output image | images/s | peak RSS MiB |")
+    print("|---|---:|---:|---:|---:|")
     for label, r in results.items():
         print(f"| {label} | {r['images']} | {r['ms_per_image']:.2f} | {1000 / r['ms_per_image']:.0f} | "
               f"{r['peak_rss_mib']:.0f} |")

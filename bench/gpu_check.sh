@@ -12,14 +12,14 @@
 # The project runs from this checkout (no install needed): the interpreter must have the
 # dependencies of pyproject.toml but Ray and boto3, plus pytest and pytest-timeout.
 set -uo pipefail
+out=$(realpath -m "${1:-gpu-check}")  # resolved before the cd: a relative OUTDIR is the caller's
 cd "$(dirname "$0")/.."
-out=${1:-gpu-check}
 py=${PYTHON:-python3}
 mkdir -p "$out"
 export PYTHONUNBUFFERED=1
 
 "$py" - <<'EOF' 2>&1 | tee "$out/env.txt" || exit 1
-import importlib, platform, sys
+import importlib.util, platform, sys
 missing = [m for m in ("torch", "torchvision", "numpy", "PIL", "yaml", "pydantic", "webdataset",
                        "braceexpand", "tqdm", "pytest", "pytest_timeout") if importlib.util.find_spec(m) is None]
 if missing:

@@ -23,8 +23,11 @@ def clean_env(monkeypatch):
     return monkeypatch
 
 
-def test_a_private_cluster_is_made_single_node(clean_env):
-    assert keep_private_cluster_on_loopback(None)
+@pytest.mark.parametrize("address, ray_address", [(None, None), ("local", None), (None, "local")])
+def test_a_private_cluster_is_made_single_node(clean_env, address, ray_address):
+    if ray_address:
+        clean_env.setenv("RAY_ADDRESS", ray_address)
+    assert keep_private_cluster_on_loopback(address)
     assert os.environ[SINGLE_NODE_SWITCH] == "0"
 
 
@@ -43,10 +46,11 @@ def test_the_users_own_setting_is_kept(clean_env):
     assert os.environ[SINGLE_NODE_SWITCH] == "1"
 
 
-def test_too_late_once_ray_is_imported(clean_env):
+def test_too_late_once_ray_is_imported_and_says_so(clean_env, caplog):
     clean_env.setitem(sys.modules, "ray", object())
     assert not keep_private_cluster_on_loopback(None)
     assert SINGLE_NODE_SWITCH not in os.environ
+    assert SINGLE_NODE_SWITCH in caplog.text and "every interface" in caplog.text
 
 
 # The driver's own steps, in a fresh process leading its own session: the switch, then the private
