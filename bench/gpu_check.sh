@@ -3,11 +3,12 @@
 #
 #   bash bench/gpu_check.sh [OUTDIR]        # PYTHON=/path/to/python to pick the interpreter
 #
-# 1. the test suite but for its Ray and S3 tests: on a CUDA node it adds the CPU-vs-CUDA agreement
-#    of every corruption (tests/ops/test_contract.py), the nvJPEG encoder (tests/io/test_codec.py)
-#    and whole GPU-written shards decoded against the CPU worker's (tests/pipeline/test_worker.py);
+# 1. the CUDA tests: the contract suite on CUDA and the CPU-vs-CUDA agreement of every corruption
+#    (tests/ops/test_contract.py), the nvJPEG encoder (tests/io/test_codec.py) and whole
+#    GPU-written shards decoded against the CPU worker's (tests/pipeline/test_worker.py);
 # 2. bench/bench_ops.py --device cuda: ms per image of every corruption, batch 32;
-# 3. bench/bench_worker.py --device cuda: output images per second end to end, nvJPEG included.
+# 3. bench/bench_worker.py --device cuda: output images per second end to end, nvJPEG included;
+# 4. the rest of the test suite but for its Ray and S3 tests.
 # Logs and the Markdown tables for docs/benchmarks.md land in OUTDIR (default gpu-check/).
 # The project runs from this checkout (no install needed): the interpreter must have the
 # dependencies of pyproject.toml but Ray and boto3, plus pytest and pytest-timeout.
@@ -32,9 +33,12 @@ print(f"python {platform.python_version()} | torch {torch.__version__} | torchvi
 EOF
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader >>"$out/env.txt" 2>&1
 
+# Most telling first, for a machine lent by the minute: the CUDA tests, the GPU benchmarks, then the
+# rest of the suite on the CPU (its results can also reflect the node's other torch/Pillow versions).
 status=0
-"$py" -m pytest -q -p no:cacheprovider -rs -m "not ray" --ignore=tests/s3 \
-    --ignore=tests/pipeline/test_pool_shape.py 2>&1 | tee "$out/tests.log" || status=1
+tests=(-q -p no:cacheprovider -rs -m "not ray" --ignore=tests/s3 --ignore=tests/pipeline/test_pool_shape.py)
+"$py" -m pytest "${tests[@]}" -k cuda 2>&1 | tee "$out/tests-cuda.log" || status=1
 "$py" bench/bench_ops.py --device cuda --json "$out/ops-cuda.json" 2>&1 | tee "$out/ops-cuda.md" || status=1
 "$py" bench/bench_worker.py --device cuda --samples 512 2>&1 | tee "$out/worker-cuda.md" || status=1
+"$py" -m pytest "${tests[@]}" -k "not cuda" 2>&1 | tee "$out/tests-cpu.log" || status=1
 exit $status
