@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from typing import Any
 
 import ray
@@ -14,6 +13,7 @@ from tqdm import tqdm
 from ..config import ReleaseConfig
 from ..io.shards import ShardReadError
 from ..io.storage import StorageError, TransientStorageError
+from .loopback import cluster_address
 from .plan import WorkUnit
 from .worker import ShardWorker, UnitReport
 
@@ -45,7 +45,7 @@ def _connect(address: str | None) -> None:
     """
     if ray.is_initialized():
         return
-    ray.init(address=address or os.environ.get("RAY_ADDRESS") or "local", include_dashboard=False,
+    ray.init(address=cluster_address(address), include_dashboard=False,
              logging_level=logging.WARNING, log_to_driver=True, configure_logging=True)
 
 
