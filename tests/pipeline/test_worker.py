@@ -42,6 +42,15 @@ def run_all(config):
     return [r for unit in plan_units(config) for r in worker.run(unit).receipts]
 
 
+def shard_members(root, receipts) -> dict[str, dict[str, bytes]]:
+    """Output shard path -> {member name: bytes}, in the order written."""
+    shards = {}
+    for receipt in receipts:
+        with tarfile.open(root / "t" / "1" / receipt["path"]) as tar:
+            shards[receipt["path"]] = {m.name: tar.extractfile(m).read() for m in tar}
+    return shards
+
+
 def test_every_bad_sample_gets_a_clear_outcome_and_counts_reconcile(tmp_path):
     write_bad_shard(tmp_path / "bad.tar")
     receipts = run_all(make_config([tmp_path / "bad.tar"], tmp_path / "out"))
@@ -176,9 +185,8 @@ def test_the_torchvision_jpeg_encoder_writes_jpegs_of_the_same_pixels(tmp_path):
     for encoder in ("auto", "pillow", "torchvision"):
         config = make_config([sample], tmp_path / encoder)
         config = config.model_copy(update={"output": config.output.model_copy(update={"jpeg_encoder": encoder})})
-        receipt = run_all(config)[0]
-        with tarfile.open(tmp_path / encoder / "t" / "1" / receipt["path"]) as tar:
-            shards[encoder] = {m.name: tar.extractfile(m).read() for m in tar if m.name.endswith(".jpg")}
+        [members] = shard_members(tmp_path / encoder, run_all(config)[:1]).values()
+        shards[encoder] = {name: data for name, data in members.items() if name.endswith(".jpg")}
     assert shards["auto"] == shards["pillow"]
     assert shards["pillow"].keys() == shards["torchvision"].keys() and shards["pillow"]
     for name, data in shards["pillow"].items():
@@ -190,15 +198,6 @@ def test_auto_jpeg_encoder_is_nvjpeg_on_gpu_workers_only():
     assert worker_module.pick_jpeg_encoder("auto", torch.device("cpu")) == "pillow"
     assert worker_module.pick_jpeg_encoder("auto", torch.device("cuda")) == "torchvision"
     assert worker_module.pick_jpeg_encoder("pillow", torch.device("cuda")) == "pillow"
-
-
-def shard_members(root, receipts) -> dict[str, dict[str, bytes]]:
-    """Output shard path -> {member name: bytes}, in the order written."""
-    shards = {}
-    for receipt in receipts:
-        with tarfile.open(root / "t" / "1" / receipt["path"]) as tar:
-            shards[receipt["path"]] = {m.name: tar.extractfile(m).read() for m in tar}
-    return shards
 
 
 def imagenet_c_shards(tmp_path, label: str, device: str, fmt: str, encoder: str = "auto"):
