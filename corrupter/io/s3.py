@@ -39,7 +39,15 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
-from .storage import AlreadyExists, NotFound, StorageError, TransientStorageError
+from .redact import redact_urls
+from .storage import (
+    AccessDenied,
+    AlreadyExists,
+    NotFound,
+    StorageError,
+    TransientStorageError,
+    check_relative,
+)
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +80,8 @@ class ResolvedOptions:
 
     @property
     def where(self) -> str:
-        return self.endpoint_url or f"AWS S3 ({self.region or 'default region'})"
+        """The endpoint for messages: its URL without user info (a password may be in it)."""
+        return redact_urls(self.endpoint_url) if self.endpoint_url else f"AWS S3 ({self.region or 'default region'})"
 
 
 def resolve_options(s3_options: Any | None) -> ResolvedOptions:
@@ -150,12 +159,13 @@ def _b64_sha256(hex_digest: str) -> str:
 
 
 def _redact(text: str) -> str:
-    """Belt and braces: no secret from the environment survives into a message."""
+    """Belt and braces: no secret from the environment, and no user info of a URL (an endpoint's
+    password, which botocore quotes in its own messages), survives into a message."""
     for name in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         secret = os.environ.get(name)
         if secret and len(secret) >= 4:
             text = text.replace(secret, "***")
-    return text
+    return redact_urls(text)
 
 
 def _code(exc: ClientError) -> tuple[str, int]:
@@ -177,8 +187,8 @@ def storage_error(exc: BaseException, bucket: str, key: str, action: str, opts: 
                       "AccessDenied": "access denied",
                       "ExpiredToken": "expired session token"}.get(code, "access denied or signature mismatch")
             status_text = f"HTTP 403 {code}" if code != "403" else "HTTP 403"
-            text = (f"{where}: {action} refused by {opts.where} ({detail}, {status_text}): "
-                    + _CREDENTIAL_HINT.format(perm=perm))
+            return AccessDenied(_redact(f"{where}: {action} refused by {opts.where} ({detail}, {status_text}): "
+                                        + _CREDENTIAL_HINT.format(perm=perm)))
         elif code == "NoSuchBucket":
             text = f"{where}: bucket {bucket!r} does not exist at {opts.where}"
         elif code in _MISSING_KEY_CODES or status == 404:
@@ -222,7 +232,7 @@ class S3Storage:
 
     # --- naming -------------------------------------------------------------------------------------
     def key(self, rel: str) -> str:
-        rel = rel.strip("/")
+        rel = check_relative(rel).strip("/")
         return f"{self.prefix}/{rel}" if self.prefix and rel else (self.prefix or rel)
 
     def child(self, rel: str) -> S3Storage:
@@ -380,8 +390,13 @@ class _ObjectStream(io.RawIOBase):
             raise storage_error(exc, self.bucket, self.key, "GET", self._opts) from None
         except BotoCoreError as exc:
             raise storage_error(exc, self.bucket, self.key, "GET", self._opts) from None
+        etag = response.get("ETag")
+        if self._etag and etag and etag != self._etag:  # a store that ignores If-Match: compare ourselves
+            response["Body"].close()
+            raise StorageError(f"s3://{self.bucket}/{self.key}: the object was replaced while being read "
+                               f"(ETag {self._etag} became {etag})")
         self._body = response["Body"]
-        self._etag = self._etag or response.get("ETag")
+        self._etag = self._etag or etag
         if self._size is None:
             self._size = int(response.get("ContentLength", 0))
         elif not response.get("ContentRange"):  # a store that ignored Range sent the object from byte 0
@@ -429,9 +444,9 @@ class _ObjectStream(io.RawIOBase):
             except (*_STREAM_ERRORS, EOFError) as exc:
                 failures += 1
                 if failures > RESUME_LIMIT:
-                    raise TransientStorageError(f"s3://{self.bucket}/{self.key}: reading failed at byte {self._pos} of "
-                                       f"{self._size} after {RESUME_LIMIT} reconnects ({type(exc).__name__}: {exc})"
-                                       ) from None
+                    raise TransientStorageError(_redact(
+                        f"s3://{self.bucket}/{self.key}: reading failed at byte {self._pos} of {self._size} after "
+                        f"{RESUME_LIMIT} reconnects ({type(exc).__name__}: {exc})")) from None
                 log.info("s3://%s/%s: stream broke at byte %d (%s); resuming", self.bucket, self.key, self._pos,
                          type(exc).__name__)
                 self._close_body()

@@ -27,6 +27,10 @@ class TransientStorageError(StorageError):
     """A failure that may pass (endpoint unreachable, connection kept breaking, 5xx): worth a retry."""
 
 
+class AccessDenied(StorageError):
+    """The store refused the request (HTTP 403: permissions or credentials)."""
+
+
 class NotFound(StorageError):
     """The object does not exist (as opposed to: it could not be read, e.g. access denied)."""
 
@@ -69,6 +73,15 @@ def object_digest(storage: "Storage", rel: str) -> tuple[str, int] | None:
         return None
 
 
+def check_relative(rel: str) -> str:
+    """``rel`` if it names something under the storage root: refuses absolute paths and ``..`` (a
+    manifest or receipt naming ``../../etc/passwd`` must never reach a file outside the release)."""
+    parts = rel.replace("\\", "/").split("/")
+    if rel.startswith(("/", "\\")) or ".." in parts or "\0" in rel:
+        raise StorageError(f"{rel!r}: not a path inside the release (absolute or '..'); refused")
+    return rel
+
+
 class LocalStorage:
     """A directory; files are written to a temporary name in the same folder, then hard-linked to
     their name (which fails if it exists: create-once, where a rename would overwrite)."""
@@ -78,7 +91,7 @@ class LocalStorage:
         self.uri = str(self.root)
 
     def _path(self, rel: str) -> Path:
-        return self.root / rel
+        return self.root / check_relative(rel)
 
     def exists(self, rel: str) -> bool:
         return self._path(rel).is_file()
@@ -97,10 +110,9 @@ class LocalStorage:
 
     def publish_file(self, local_path: str, rel: str, sha256: str) -> None:
         target = self._path(rel)
-        target.parent.mkdir(parents=True, exist_ok=True)
         if target.exists():
             raise AlreadyExists(f"{target} already exists")
-        staged = tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", delete=False)
+        staged = _staging_file(target)
         staged.close()
         shutil.copyfile(local_path, staged.name)
         if sha256_file(staged.name) != sha256:
@@ -110,8 +122,7 @@ class LocalStorage:
 
     def write_bytes(self, rel: str, data: bytes) -> None:
         target = self._path(rel)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", delete=False) as fh:
+        with _staging_file(target) as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
@@ -119,9 +130,11 @@ class LocalStorage:
 
     def list(self, prefix: str = "") -> Iterator[str]:
         base = self._path(prefix)
-        if not base.exists():
-            return
-        for path in sorted(base.rglob("*") if base.is_dir() else [base]):
+        if base.is_file():
+            found = [base]
+        else:  # os.walk skips folders that vanish meanwhile (another run cleaning its work area)
+            found = [Path(folder, name) for folder, _, names in os.walk(base) for name in names]
+        for path in sorted(found):
             if path.is_file() and not path.name.startswith("."):
                 yield path.relative_to(self.root).as_posix()
 
@@ -130,12 +143,28 @@ class LocalStorage:
             path = self._path(rel)
             path.unlink(missing_ok=True)
             for parent in path.parents:  # drop folders the deletions emptied, up to the root
-                if parent == self.root or not parent.is_relative_to(self.root) or any(parent.iterdir()):
+                if parent == self.root or not parent.is_relative_to(self.root):
                     break
-                parent.rmdir()
+                try:
+                    parent.rmdir()
+                except OSError:  # not empty (a file arrived), or another run removed it first
+                    break
 
     def child(self, rel: str) -> LocalStorage:
-        return LocalStorage(self.root / rel)
+        return LocalStorage(self._path(rel))
+
+
+def _staging_file(target: Path):
+    """An open temporary file next to ``target``; its folder is made first (and again if another
+    run's clean-up removed the empty folder in between)."""
+    for attempt in range(3):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", delete=False)
+        except FileNotFoundError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _link_once(staged: str, target: Path) -> None:

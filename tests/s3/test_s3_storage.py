@@ -277,3 +277,109 @@ def test_uri_errors_are_clear():
         S3Storage.from_uri("s3:///prefix")
     with pytest.raises(StorageError, match="no object key"):
         open_s3_object("s3://bucket")
+
+
+def test_a_resumed_read_of_a_replaced_object_is_an_error_not_a_splice(aws_env):
+    """The connection drops after a third of the object; before the read resumes, the object is replaced
+    by one of the same size. The resumed, ranged GET is pinned to the first answer's ETag (If-Match)."""
+    key = f"{aws_env.fresh_prefix('replaced')}/val-000000.tar"
+    client = aws_env.client()
+    original = SAMPLE.read_bytes()
+    client.put_object(Bucket=aws_env.bucket, Key=key, Body=original)
+    with FaultProxy(aws_env.endpoint, plan=["truncate"]) as proxy, \
+            open_input(f"s3://{aws_env.bucket}/{key}", S3Config(endpoint_url=proxy.endpoint)) as stream:
+        client.put_object(Bucket=aws_env.bucket, Key=key, Body=bytes(255 - b for b in original))
+        with pytest.raises(StorageError, match="replaced while being read") as info:
+            stream.read()
+    assert not isinstance(info.value, OSError)  # not mistaken for a truncated shard by the tar reader
+    assert [(method, fault) for method, _, fault in proxy.log] == [("GET", "truncate"), ("GET", None)]
+
+
+def test_a_store_that_ignores_if_match_is_caught_by_the_etag(aws_env, monkeypatch):
+    """Some stores ignore If-Match on GET: the resumed answer's ETag is compared as well."""
+    key = f"{aws_env.fresh_prefix('ignored')}/val-000000.tar"
+    client = aws_env.client()
+    client.put_object(Bucket=aws_env.bucket, Key=key, Body=SAMPLE.read_bytes())
+    with FaultProxy(aws_env.endpoint, plan=["truncate"]) as proxy, \
+            open_input(f"s3://{aws_env.bucket}/{key}", S3Config(endpoint_url=proxy.endpoint)) as stream:
+        client.put_object(Bucket=aws_env.bucket, Key=key, Body=SAMPLE.read_bytes()[::-1])
+        s3_client = stream.raw._client
+        real = s3_client.get_object
+        monkeypatch.setattr(s3_client, "get_object", lambda **kw: real(**{k: v for k, v in kw.items()
+                                                                         if k != "IfMatch"}))
+        with pytest.raises(StorageError, match="replaced while being read .ETag"):
+            stream.read()
+
+
+VERSIONED = "corrupter-versioned"
+
+
+@pytest.fixture
+def versioned(aws_env):
+    client = aws_env.client()
+    try:
+        client.create_bucket(Bucket=VERSIONED)
+    except client.exceptions.BucketAlreadyOwnedByYou:
+        pass
+    client.put_bucket_versioning(Bucket=VERSIONED, VersioningConfiguration={"Status": "Enabled"})
+    assert client.get_bucket_versioning(Bucket=VERSIONED)["Status"] == "Enabled"
+    return S3Storage.from_uri(f"s3://{VERSIONED}/{aws_env.fresh_prefix('v')}")
+
+
+def test_versioned_buckets_keep_the_promises(versioned, aws_env, tmp_path):
+    """docs/s3.md: on a versioned bucket every key is written once, and deleting _work/ leaves delete
+    markers; a create-once write is still refused where a current version exists."""
+    shard = tmp_path / "s.tar"
+    shard.write_bytes(SAMPLE.read_bytes())
+    digest = hashlib.sha256(shard.read_bytes()).hexdigest()
+    versioned.write_bytes("_work/config.json", b"{}")
+    versioned.publish_file(str(shard), "fog/1/val-000000.tar", digest)
+    versioned.write_bytes("_work/receipts/fog/1/val-000000.tar.json", b"{}")
+    with pytest.raises(AlreadyExists):
+        versioned.publish_file(str(shard), "fog/1/val-000000.tar", digest)
+    with pytest.raises(AlreadyExists):
+        versioned.write_bytes("_work/config.json", b'{"other": 1}')
+    versioned.delete(list(versioned.list("_work")))
+    versioned.write_bytes("manifest.json", b"{}")
+    assert list(versioned.list()) == ["fog/1/val-000000.tar", "manifest.json"]
+    assert hashlib.sha256(versioned.read_bytes("fog/1/val-000000.tar")).hexdigest() == digest
+    listing = aws_env.client().list_object_versions(Bucket=VERSIONED, Prefix=versioned.prefix + "/")
+    rel = len(versioned.prefix) + 1
+    versions = sorted(v["Key"][rel:] for v in listing.get("Versions", []))
+    markers = sorted(m["Key"][rel:] for m in listing.get("DeleteMarkers", []))
+    assert versions == ["_work/config.json", "_work/receipts/fog/1/val-000000.tar.json", "fog/1/val-000000.tar",
+                        "manifest.json"]  # one version each: nothing was ever overwritten
+    assert markers == ["_work/config.json", "_work/receipts/fog/1/val-000000.tar.json"]
+
+
+PASSWORD = "Endpoint-Pa55word-" + "k" * 12
+
+
+def test_an_endpoint_password_is_in_no_message(aws_env, monkeypatch, capsys):
+    """An endpoint URL with user info (http://user:PASSWORD@host:port): errors name the endpoint
+    without it, whether it comes from the config or from AWS_ENDPOINT_URL (`corrupter verify`)."""
+    from corrupter.cli.main import main as corrupter_main
+
+    with_password = aws_env.endpoint.replace("http://", f"http://corrupter:{PASSWORD}@")
+    closed = f"http://corrupter:{PASSWORD}@127.0.0.1:1"
+    messages = []
+    for endpoint in (closed, with_password):
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong" if endpoint == with_password else aws_env.secret_key)
+        options = S3Config(endpoint_url=endpoint, max_attempts=1)
+        store = S3Storage.from_uri(f"s3://{aws_env.bucket}/x", options)
+        for action in ("exists", "write", "open"):
+            with pytest.raises(StorageError) as info:
+                if action == "exists":
+                    store.exists("a")
+                elif action == "write":
+                    store.write_bytes("a", b"x")
+                else:
+                    open_s3_object(f"s3://{aws_env.bucket}/x/a", options)
+            messages.append(str(info.value))
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+        monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+        assert corrupter_main(["verify", f"s3://{aws_env.bucket}/x"]) == 2
+        messages.append(capsys.readouterr().err)
+    assert sum("cannot reach http://***@127.0.0.1:1" in m for m in messages) == 4
+    assert sum("refused by http://***@127.0.0.1:" in m for m in messages) == 4
+    assert not any(PASSWORD in m for m in messages), messages
