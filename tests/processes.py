@@ -69,6 +69,9 @@ def stop_process_group(process: subprocess.Popen, timeout: float = 20, leader_on
     process.wait()
 
 
+HEAD_TEMP_DIRS: dict[str, Path] = {}  # address -> the head's temp dir (its session logs), while it runs
+
+
 @contextlib.contextmanager
 def ray_head(log_dir: Path, env: dict[str, str]) -> Iterator[str]:
     """A real Ray head (`ray start --head --block`) on explicit free ports; yields its address.
@@ -98,8 +101,10 @@ def ray_head(log_dir: Path, env: dict[str, str]) -> Iterator[str]:
                 raise RuntimeError(f"ray head exited early; see {log.name}")
             time.sleep(0.5)
         time.sleep(2)  # the raylet registers shortly after the GCS port opens
+        HEAD_TEMP_DIRS[f"127.0.0.1:{port}"] = temp_dir
         yield f"127.0.0.1:{port}"
     finally:
+        HEAD_TEMP_DIRS.pop(f"127.0.0.1:{port}", None)
         # SIGTERM to `ray start --block` alone: it drains the node and stops its processes (a SIGTERM
         # to the whole group kills the GCS first and leaves the head waiting 30 s for it)
         stop_process_group(head, timeout=30, leader_only=True)

@@ -9,6 +9,10 @@ import sys
 
 from .. import ops
 
+# Exit statuses: 0 done; 1 verify found mismatches; 2 error (the message says what);
+# 3 another run of the same config finished the release while this one ran.
+EXIT_FINISHED_ELSEWHERE = 3
+
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from ..config import load_config
@@ -118,12 +122,16 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from ..config import ConfigError
+    from ..io.redact import redact_urls
     from ..io.storage import StorageError
-    from ..pipeline.driver import JobFailed, ReleaseExistsError
+    from ..pipeline.errors import JobFailed, ReleaseExistsError, ReleaseFinishedElsewhere
 
     try:
         return args.func(args)
+    except ReleaseFinishedElsewhere as exc:  # the release exists and is whole; this run did not make it
+        print(f"corrupter {args.command}: {redact_urls(str(exc))}", file=sys.stderr)
+        return EXIT_FINISHED_ELSEWHERE
     except (ConfigError, StorageError, ReleaseExistsError, JobFailed, KeyError, ValueError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"corrupter {args.command}: error: {message}", file=sys.stderr)
+        print(f"corrupter {args.command}: error: {redact_urls(str(message))}", file=sys.stderr)
         return 2

@@ -110,7 +110,9 @@ class RunConfig(_Strict):
     variants_per_unit: int = Field(8, ge=1, description="variants computed from one decode of a shard")
     max_unit_failures: int = Field(3, ge=1, description="failures of one work unit before the job stops")
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    threads_per_worker: int = Field(1, ge=1)
+    threads_per_worker: int = Field(1, ge=1, description="CPUs (torch threads) per actor")
+    start_timeout_s: float = Field(300, gt=0, description="how long the job waits for a worker to start "
+                                   "(e.g. while another job holds the CPUs) before it fails")
 
 
 class ReleaseConfig(_Strict):

@@ -5,29 +5,36 @@ from __future__ import annotations
 import json
 import logging
 import os
+import posixpath
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ..config import ReleaseConfig, config_digest, release_identity
-from ..io.manifest import MANIFEST, build_manifest, dump_manifest
-from ..io.storage import AlreadyExists, Storage, StorageError, is_s3_uri, object_digest
+from ..io.manifest import FORMAT, MANIFEST, build_manifest, dump_manifest
+from ..io.storage import (
+    AccessDenied,
+    AlreadyExists,
+    NotFound,
+    Storage,
+    StorageError,
+    is_s3_uri,
+    object_digest,
+    open_storage,
+)
 from ..seeding import SEED_SCHEME
+from .errors import JobFailed, ReleaseExistsError, ReleaseFinishedElsewhere
 from .loopback import keep_private_cluster_on_loopback
 from .plan import WorkUnit, plan_units
 from .worker import RECEIPTS, receipt_path, release_storage
 
 log = logging.getLogger(__name__)
 
-CONFIG_MARKER = "_work/config.json"
+WORK = "_work"
+CONFIG_MARKER = f"{WORK}/config.json"
 
-
-class ReleaseExistsError(RuntimeError):
-    """The release already has a manifest: releases are immutable."""
-
-
-class JobFailed(RuntimeError):
-    """A work unit failed too often; the message names the unit and the last error."""
+__all__ = ["JobFailed", "ReleaseExistsError", "ReleaseFinishedElsewhere", "Summary", "run_release"]
 
 
 @dataclass
@@ -51,15 +58,16 @@ class Summary:
 def claim_release(config: ReleaseConfig, release: Storage) -> None:
     """Refuse a finished release; record this config's digest on a new one, or check it on resume."""
     if release.exists(MANIFEST):
-        raise ReleaseExistsError(
-            f"{release.uri} is a finished release (it has a {MANIFEST}); releases are immutable: "
-            f"choose a new version")
+        raise ReleaseExistsError(_finished_message(release))
     digest = config_digest(config)
     marker = json.dumps({"config_digest": digest}, sort_keys=True).encode()
     try:
         release.write_bytes(CONFIG_MARKER, marker)
     except AlreadyExists:
-        existing = json.loads(release.read_bytes(CONFIG_MARKER))
+        try:
+            existing = json.loads(release.read_bytes(CONFIG_MARKER))
+        except NotFound:  # another run of it committed and cleaned up meanwhile
+            raise ReleaseExistsError(_finished_message(release)) from None
         if existing.get("config_digest") != digest:
             raise ReleaseExistsError(
                 f"{release.uri} is an unfinished release of a different config "
@@ -67,12 +75,53 @@ def claim_release(config: ReleaseConfig, release: Storage) -> None:
                 f"finish it, or choose a new version") from None
 
 
+def _finished_message(release: Storage) -> str:
+    return (f"{release.uri} is a finished release (it has a {MANIFEST}); releases are immutable: "
+            f"choose a new version")
+
+
+def release_ancestors(config: ReleaseConfig) -> list[str]:
+    """Every location above the release (its parent first), as a URI: where an enclosing release's
+    manifest would be."""
+    base = config.output.uri
+    if is_s3_uri(base):
+        bucket, _, prefix = base[len("s3://"):].partition("/")
+        parts = [p for p in f"{prefix}/{config.name}/{config.version}".split("/") if p]
+        return [f"s3://{bucket}/" + "/".join(parts[:i]) for i in range(len(parts) - 1, -1, -1)]
+    here = (Path(base) / config.name / config.version).resolve()
+    return [str(p) for p in here.parents]
+
+
+def refuse_nested_release(config: ReleaseConfig, release: Storage) -> None:
+    """A release may not be built inside another release (its shards would be strays there, and
+    `verify` of the outer one would fail), nor around one."""
+    for uri in release_ancestors(config):
+        outer = open_storage(uri.rstrip("/"), config.s3)
+        try:
+            if not outer.exists(MANIFEST):
+                continue
+            manifest = json.loads(outer.read_bytes(MANIFEST))
+        except (AccessDenied, NotFound, PermissionError, ValueError):
+            continue  # a level this identity may not read, or not a release manifest: nothing to refuse
+        if isinstance(manifest, dict) and str(manifest.get("format", "")).startswith(FORMAT.split("/")[0]):
+            raise ReleaseExistsError(
+                f"{release.uri} is inside the finished release {outer.uri}; a release may not hold another "
+                f"one: choose an output.uri outside it")
+    inner = next((rel for rel in release.list() if posixpath.basename(rel) == MANIFEST and rel != MANIFEST), None)
+    if inner is not None:
+        raise ReleaseExistsError(f"{release.uri} holds another release ({release.uri}/{inner}); a release may not "
+                                 f"hold another one: choose another name, version or output.uri")
+
+
 def completed_receipts(release: Storage, units: list[WorkUnit]) -> dict[str, dict[str, Any]]:
     """Receipts of published shards whose bytes still match (a resumed job skips those)."""
     wanted = {o.path for u in units for o in u.outputs}
     done: dict[str, dict[str, Any]] = {}
     for rel in release.list(RECEIPTS):
-        receipt = json.loads(release.read_bytes(rel))
+        try:
+            receipt = json.loads(release.read_bytes(rel))
+        except NotFound:
+            continue  # another run of this config finished and cleaned up meanwhile: found at commit
         path = receipt.get("path")
         if path not in wanted or rel != receipt_path(path):
             continue
@@ -105,20 +154,46 @@ def run_release(config: ReleaseConfig, *, address: str | None = None, progress: 
     release = release_storage(config)
     units = plan_units(config)  # plan and inputs are checked before the version is claimed
     check_inputs(units)
+    refuse_nested_release(config, release)
     claim_release(config, release)
     done = completed_receipts(release, units)
     pending = [u for u in units if not all(o.path in done for o in u.outputs)]
     summary = Summary(release=release.uri, units=len(units), skipped_units=len(units) - len(pending))
     if pending:
         log.info("%d of %d units to run (%d done earlier)", len(pending), len(units), summary.skipped_units)
-        run_units(config, pending, summary, done, address=address, progress=progress)
-    receipts = [done[o.path] for u in units for o in u.outputs]
-    manifest = build_manifest(
-        name=config.name, version=config.version, config=release_identity(config),
-        digest=config_digest(config), seed_scheme=SEED_SCHEME, receipts=receipts)
-    release.write_bytes(MANIFEST, dump_manifest(manifest))
-    release.delete(list(release.list("_work")))
+        result = run_units(config, pending, address=address, progress=progress)
+        done.update(result.receipts)
+        summary.images, summary.peak_worker_rss_bytes = result.images, result.peak_worker_rss_bytes
+        summary.workers, summary.device = result.workers, result.device
+    manifest = commit_release(config, release, [done[o.path] for u in units for o in u.outputs])
     summary.shards = manifest["totals"]["shards"]
     summary.quarantined = manifest["totals"]["source_samples_quarantined"]
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+def commit_release(config: ReleaseConfig, release: Storage, receipts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Write the manifest (the commit), then remove the work area. Returns the manifest.
+
+    Two runs of one config may race to here; the manifest is create-once, so exactly one commits. The
+    other raises ReleaseFinishedElsewhere, after removing the work area too: the release is committed
+    by then, so nothing of the winner's can be lost, and the loser's workers may have written receipts
+    after the winner cleaned up.
+    """
+    manifest = build_manifest(
+        name=config.name, version=config.version, config=release_identity(config),
+        digest=config_digest(config), seed_scheme=SEED_SCHEME, receipts=receipts)
+    try:
+        release.write_bytes(MANIFEST, dump_manifest(manifest))
+    except AlreadyExists:
+        remove_work_area(release)
+        raise ReleaseFinishedElsewhere(
+            f"another run finished this release ({release.uri}) while this one was running; it is "
+            f"complete (same config, same bytes): check it with `corrupter verify {release.uri}`") from None
+    remove_work_area(release)
+    return manifest
+
+
+def remove_work_area(release: Storage) -> None:
+    """Delete ``_work/`` (the config claim and receipts); only ever after the manifest exists."""
+    release.delete(list(release.list(WORK)))

@@ -23,6 +23,7 @@ from corrupter.pipeline.driver import claim_release
 from corrupter.pipeline.plan import plan_units
 from corrupter.pipeline.worker import ShardWorker, release_storage
 from tests.conftest import REPO
+from tests.processes import HEAD_TEMP_DIRS
 from tests.s3.conftest import clean_aws_env, corrupter_cli, finish_cli, start_cli
 from tests.s3.faultproxy import FaultProxy
 
@@ -263,3 +264,69 @@ def test_verify_names_what_is_missing(job, capsys):
     err = capsys.readouterr().err
     assert no_release == 2 and "demo/9.9.9: no manifest.json (not a finished release)" in err
     assert no_bucket == 2 and "bucket 'no-such-bucket' does not exist" in err
+
+
+SMALL = ["--set", "corruptions=[{name: contrast, severities: [1, 2]}]", "--set", "run.variants_per_unit=1"]
+PASSWORD = "Endpoint-Pa55word-" + "w" * 12
+
+
+def every_byte_written(job: Job, output: str, *local: Path, ray_address: str | None = None) -> list[tuple[str, bytes]]:
+    """(name, bytes) of every object under the job's prefix/output, every file under ``local``, and
+    every file of the Ray head's session (its logs and those of every worker and driver)."""
+    client = job.server.client()
+    found = []
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=job.bucket, Prefix=f"{job.prefix}/{output}/")
+    for item in (i for page in pages for i in page.get("Contents", [])):
+        found.append((item["Key"], client.get_object(Bucket=job.bucket, Key=item["Key"])["Body"].read()))
+    roots = [*local, *([HEAD_TEMP_DIRS[ray_address]] if ray_address else [])]
+    for path in (p for root in roots for p in Path(root).rglob("*")):
+        if path.is_file() and not path.is_symlink():
+            found.append((str(path), path.read_bytes()))
+    return found
+
+
+def test_an_endpoint_password_appears_in_no_output(job, s3_ray_address, tmp_path):
+    """An endpoint URL with user info: a release built through it, a job whose workers cannot reach it
+    (retry warnings, then the failure) and a 403 print and record the endpoint without the password."""
+    with_password = job.server.endpoint.replace("http://", f"http://corrupter:{PASSWORD}@")
+    built = corrupter_cli(*job.run_args(s3_ray_address, "userinfo", endpoint=with_password), *SMALL,
+                          env=job.server.env())
+    assert built.returncode == 0, built.stderr
+    unreachable = f"http://corrupter:{PASSWORD}@127.0.0.1:1"
+    failed = corrupter_cli(
+        "run", str(DEMO), "--address", s3_ray_address, "--no-progress", *SMALL, "--set", f"output.uri={tmp_path}",
+        "--set", f"input.shards=[{job.inputs[0]}]", "--set", f"s3.endpoint_url={unreachable}",
+        "--set", "s3.max_attempts=1", "--set", "run.max_unit_failures=2", env=job.server.env())
+    assert failed.returncode == 2 and "retrying" in failed.stderr and "failed 2 time(s)" in failed.stderr
+    assert "cannot reach http://***@127.0.0.1:1" in failed.stderr
+    denied = corrupter_cli(*job.run_args(s3_ray_address, "denied-userinfo", endpoint=with_password), *SMALL,
+                           env=job.server.env(AWS_SECRET_ACCESS_KEY="Wrong-" + "s" * 30))
+    assert denied.returncode == 2 and "refused by http://***@127.0.0.1:" in denied.stderr
+    printed = [("output", run.stdout + run.stderr) for run in (built, failed, denied)]
+    written = every_byte_written(job, "userinfo", tmp_path, ray_address=s3_ray_address)
+    assert any(name.endswith("manifest.json") for name, _ in written) and len(written) > 20
+    leaks = [name for name, data in written + [(n, t.encode()) for n, t in printed] if PASSWORD.encode() in data]
+    assert leaks == []
+
+
+def test_two_runs_racing_for_one_release_on_s3(job, s3_ray_address):
+    args = [*job.run_args(s3_ray_address, "race"), *SMALL, "--set", "run.workers=1"]
+    runs = [start_cli(*args, env=job.server.env()) for _ in range(2)]
+    results = [finish_cli(run) for run in runs]
+    assert sorted(r.returncode for r in results) == [0, 3], [r.stderr[-2000:] for r in results]
+    loser = next(r for r in results if r.returncode == 3)
+    assert "another run finished this release" in loser.stderr and "Traceback" not in loser.stderr
+    assert sorted(job.keys("race")) == ["contrast/1/val-000000.tar", "contrast/1/val-000001.tar",
+                                        "contrast/2/val-000000.tar", "contrast/2/val-000001.tar", "manifest.json"]
+    verified = corrupter_cli("verify", job.release_uri("race"), env=job.server.env())
+    assert verified.returncode == 0 and "OK  4 shards, 12 samples" in verified.stdout
+
+
+def test_a_release_inside_a_finished_release_on_s3_is_refused(job, s3_ray_address):
+    outer = job.release_prefix("outer")
+    job.server.client().put_object(Bucket=job.bucket, Key=f"{outer}/manifest.json",
+                                   Body=json.dumps({"format": "corrupter-release/1"}).encode())
+    inside = job.run(s3_ray_address, "outer/demo/1.0.0/fog")
+    assert inside.returncode == 2 and "inside the finished release" in inside.stderr, inside.stderr
+    assert job.release_uri("outer") in inside.stderr
+    assert job.keys("outer") == ["manifest.json"]
