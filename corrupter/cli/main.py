@@ -32,17 +32,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from ..io.manifest import verify_release
     from ..io.storage import open_storage
+    from ..pipeline.verify import verify_release
 
     manifest, problems = verify_release(open_storage(args.release))
     for p in problems:
         print(f"MISMATCH  {p.path}: {p.problem}")
-    total = len(manifest["shards"])
+    total = len(manifest.shards)
     if problems:
         print(f"{len(problems)} problem(s) in {args.release} ({total} shards in the manifest)")
         return 1
-    print(f"OK  {total} shards, {manifest['totals']['samples']} samples match {args.release}/manifest.json")
+    print(f"OK  {total} shards, {manifest.totals.samples} samples match {args.release}/manifest.json")
     return 0
 
 

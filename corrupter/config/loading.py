@@ -72,5 +72,10 @@ def release_identity(config: ReleaseConfig) -> dict[str, Any]:
 
 
 def config_digest(config: ReleaseConfig) -> str:
-    canonical = json.dumps(release_identity(config), sort_keys=True, separators=(",", ":"))
+    return identity_digest(release_identity(config))
+
+
+def identity_digest(identity: dict[str, Any]) -> str:
+    """The digest of a release identity (the manifest's ``config``): sha256 of its canonical JSON."""
+    canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
