@@ -86,7 +86,10 @@ def _cmd_preview(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="corrupter", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="corrupter", description=__doc__,
+        epilog="exit status: 0 done, 1 verify found mismatches, 2 error, 3 another run of the same config "
+               "finished the release while this one ran")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every work unit")
     sub = parser.add_subparsers(dest="command", required=True)
 

@@ -161,7 +161,13 @@ def run_release(config: ReleaseConfig, *, address: str | None = None, progress: 
     summary = Summary(release=release.uri, units=len(units), skipped_units=len(units) - len(pending))
     if pending:
         log.info("%d of %d units to run (%d done earlier)", len(pending), len(units), summary.skipped_units)
-        result = run_units(config, pending, address=address, progress=progress)
+        try:
+            result = run_units(config, pending, address=address, progress=progress)
+        except JobFailed:
+            if release.exists(MANIFEST):  # another run committed meanwhile: its release stands
+                remove_work_area(release)
+                raise ReleaseFinishedElsewhere(_finished_elsewhere(release)) from None
+            raise
         done.update(result.receipts)
         summary.images, summary.peak_worker_rss_bytes = result.images, result.peak_worker_rss_bytes
         summary.workers, summary.device = result.workers, result.device
@@ -187,11 +193,14 @@ def commit_release(config: ReleaseConfig, release: Storage, receipts: list[dict[
         release.write_bytes(MANIFEST, dump_manifest(manifest))
     except AlreadyExists:
         remove_work_area(release)
-        raise ReleaseFinishedElsewhere(
-            f"another run finished this release ({release.uri}) while this one was running; it is "
-            f"complete (same config, same bytes): check it with `corrupter verify {release.uri}`") from None
+        raise ReleaseFinishedElsewhere(_finished_elsewhere(release)) from None
     remove_work_area(release)
     return manifest
+
+
+def _finished_elsewhere(release: Storage) -> str:
+    return (f"another run finished this release ({release.uri}) while this one was running; it is "
+            f"complete (same config): check it with `corrupter verify {release.uri}`")
 
 
 def remove_work_area(release: Storage) -> None:
