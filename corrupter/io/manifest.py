@@ -42,7 +42,7 @@ def build_manifest(*, name: str, version: str, config: dict[str, Any], digest: s
             raise ValueError(f"input shard {r['source']['uri']} changed while the release was being built "
                              f"(sha256 {earlier['sha256']} for some outputs, {r['source']['sha256']} for "
                              f"{r['path']}); build a new version from the current input")
-        shards.append({k: r[k] for k in ("path", "corruption", "variant", "severity", "params", "sha256",
+        shards.append({k: r[k] for k in ("path", "corruption", "variant", "level", "params", "sha256",
                                          "bytes", "samples")}
                       | {"source": {"uri": r["source"]["uri"], "sha256": r["source"]["sha256"]}})
         src = r["source"]["uri"]
