@@ -153,6 +153,7 @@ def test_the_documented_command_builds_the_demo_release(head, client, tmp_path, 
 RAY_JOB_STOP = """
 import sys
 from ray.scripts.scripts import main
+print("ready", flush=True)
 job_id = sys.stdin.readline().strip()
 sys.argv = ["ray", "job", "stop", "--address", sys.argv[1], job_id]
 sys.exit(main())
@@ -167,6 +168,8 @@ def test_a_stopped_job_submitted_again_finishes_the_same_release(head, client, t
     first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
     stopper = subprocess.Popen([sys.executable, "-c", RAY_JOB_STOP, head.dashboard_url], env=client, text=True,
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    while (line := stopper.stdout.readline()) != "ready\n":  # past any warning of the import
+        assert line, "the ray job stop process ended before it was ready"
     first = follow(argv, client, first_log)
     try:
         # under way: a first shard is published (its receipt written)
