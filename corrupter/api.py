@@ -39,10 +39,11 @@ def get_corruption_names(subset: str = "common") -> list[str]:
     return ops.list_corruptions(tag=subset)
 
 
-def corrupt_batch(images: torch.Tensor, corruption_name: str, severity: int | None = 3,
+def corrupt_batch(images: torch.Tensor, corruption_name: str, level: int | None = 3,
                   seeds: Sequence[int] | None = None, **params: Any) -> torch.Tensor:
     """Corrupt float (B, 3, H, W) images in [0, 1] on any device; one seed per sample.
 
+    ``level`` numbers the op's table (ImageNet-C: severity 1..5); None with explicit ``params``.
     Returns float images in [0, 1] (apply ``corrupter.ops.quantize_uint8`` for ImageNet-C's uint8).
     """
     spec = ops.get_corruption(corruption_name)
@@ -54,7 +55,7 @@ def corrupt_batch(images: torch.Tensor, corruption_name: str, severity: int | No
         from .io.assets import load_assets  # PIL stays out of `import corrupter.ops`
 
         assets = load_assets(spec.assets, images.device)
-    out, _ = ops.apply_batch(spec, images, spec.params(severity, **params),
+    out, _ = ops.apply_batch(spec, images, spec.params(level, **params),
                              [make_generator(s) for s in seeds], assets)
     return out
 
@@ -82,6 +83,9 @@ def corrupt(image: np.ndarray, severity: int | str = 1, corruption_name: str | i
         raise ValueError(f"expected an H x W x 3 or H x W image, got shape {array.shape}")
     # Contiguous NCHW (the permuted view would be channels-last, which some kernels run slower on).
     images = torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1)[None].contiguous().float() / 255
+    levels = ops.get_corruption(str(corruption_name)).level_numbers
+    if isinstance(severity, bool) or int(severity) not in levels:
+        raise ValueError(f"{corruption_name}: severity must be 1..{len(levels)}, got {severity!r}")
     out = corrupt_batch(images, str(corruption_name), int(severity),
                         None if seed is None else [seed], **params)
     return ops.quantize_uint8(out)[0].permute(1, 2, 0).numpy()

@@ -20,7 +20,7 @@ def test_demo_config_loads_and_plans():
 def test_imagenet_c_config_is_the_reference_recipe():
     config = load_config(REPO / "configs" / "imagenet-c.yaml")
     variants = plan_variants(config)
-    assert len(variants) == 19 * 5 and {v.severity for v in variants} == {1, 2, 3, 4, 5}
+    assert len(variants) == 19 * 5 and {v.level for v in variants} == {1, 2, 3, 4, 5}
     assert (config.preprocess.resize, config.preprocess.crop) == (256, 224)
     assert (config.output.format, config.output.jpeg_quality, config.output.jpeg_encoder) == ("jpg", 85, "pillow")
     assert plan_units(config)
@@ -84,7 +84,20 @@ def test_families_and_tags_expand():
 
 
 def test_grid_with_severities_is_refused_and_bad_set_paths_are_clear():
-    with pytest.raises(ConfigError, match="either severities or a grid"):
+    with pytest.raises(ConfigError, match="either levels or a grid"):
         load_config(DEMO, ["corruptions=[{name: fog, severities: [3], grid: {decay: [1.5, 2.0]}}]"])
     with pytest.raises(ConfigError, match="cannot set corruptions.x.name"):
         load_config(DEMO, ["corruptions.x.name=fog"])
+
+
+def test_levels_are_checked_against_each_ops_own_table():
+    config = load_config(DEMO, ["corruptions=[{name: fog, levels: [1, 5]}, {name: contrast, severities: [2]}]"])
+    assert [(v.corruption, v.name, v.level) for v in plan_variants(config)] == [
+        ("fog", "1", 1), ("fog", "5", 5), ("contrast", "2", 2)]
+    for bad, message in [("[{name: fog, levels: [6]}]", "outside its levels 1..5"),
+                         ("[{name: fog, levels: [0]}]", "outside its levels 1..5"),
+                         ("[{name: fog, levels: [2, 2]}]", "listed twice"),
+                         ("[{name: fog, levels: []}]", "at least 1 item"),
+                         ("[{name: fog, levels: [1], severities: [2]}]", "corruptions.0")]:
+        with pytest.raises(ConfigError, match=message):
+            load_config(DEMO, [f"corruptions={bad}"])

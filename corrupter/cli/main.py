@@ -56,15 +56,16 @@ def _cmd_list(args: argparse.Namespace) -> int:
         tags = ",".join(sorted(spec.tags - {spec.family}))
         print(f"{name}  [{spec.family}{', ' + tags if tags else ''}]  {'random' if spec.stochastic else 'deterministic'}")
         print(f"    {spec.summary}")
-        for severity, params in enumerate(spec.severities, 1):
-            print(f"    {severity}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in params.items()))
+        for level, params in zip(spec.level_numbers, spec.levels):
+            print(f"    {level}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in params.items()))
     print(f"\n{len(names)} corruptions; families and tags: {', '.join(ops.list_tags())}")
     return 0
 
 
 def _describe(spec: ops.CorruptionSpec) -> dict:
     return {"family": spec.family, "tags": sorted(spec.tags), "stochastic": spec.stochastic,
-            "summary": spec.summary, "reference": spec.reference, "severities": list(spec.severities)}
+            "summary": spec.summary, "reference": spec.reference, "levels": list(spec.levels),
+            "distortion_order": list(spec.distortion_order)}
 
 
 def _fmt(value: object) -> str:
@@ -105,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("release", help="release directory or s3://bucket/prefix/NAME/VERSION")
     verify.set_defaults(func=_cmd_verify)
 
-    lst = sub.add_parser("list", help="registered corruptions and their severity parameters")
+    lst = sub.add_parser("list", help="registered corruptions and the parameters of their levels")
     lst.add_argument("pattern", nargs="?", default="*", help="wildcard, e.g. '*blur*'")
     lst.add_argument("--tag", default=None, help="a family or tag, e.g. imagenet-c, noise")
     lst.add_argument("--json", action="store_true")

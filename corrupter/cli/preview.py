@@ -65,7 +65,7 @@ def write_preview(release_uri: str, out: str, images: int = 2, corruptions: list
     for r, (corruption, shards) in enumerate(sorted(rows.items())):
         top = HEADER_H + r * (CELL + HEADER_H)
         draw.text((6, top + CELL // 2), corruption, fill="black")
-        shards = sorted(shards, key=lambda s: (s["severity"] or 0, s["variant"]))
+        shards = sorted(shards, key=lambda s: (s["level"] or 0, s["variant"]))
         outputs = [(s["variant"], _read_tar(release, s["path"])) for s in shards]
         for k, key in enumerate(keys):
             left = LABEL_W + k * (columns * CELL + 8)

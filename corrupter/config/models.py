@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .. import ops
 
@@ -36,25 +36,35 @@ class PreprocessConfig(_Strict):
 
 
 class CorruptionRequest(_Strict):
-    """One corruption (or a family/tag such as ``imagenet-c``) and the variants wanted of it."""
+    """One corruption (or a family/tag such as ``imagenet-c``) and the variants wanted of it.
+
+    ``levels`` picks numbered levels of the op's own table (1..5 for the ImageNet-C family, whose
+    levels are its severities, so ``severities`` is accepted as another name for the same field);
+    without levels, params or a grid, every level of the op is built.
+    """
 
     name: str
-    severities: list[int] | None = Field(None, description="severity variants 1..5")
-    params: dict[str, Any] = Field(default_factory=dict, description="explicit parameters (override severities)")
+    levels: list[int] | None = Field(
+        None, min_length=1, validation_alias=AliasChoices("levels", "severities"),
+        description="level variants 1..N of the op's table (N = 5 for ImageNet-C); default: all")
+    params: dict[str, Any] = Field(default_factory=dict, description="explicit parameters (override levels)")
     grid: dict[str, list[Any]] = Field(default_factory=dict, description="a sweep: every combination is a variant")
 
     @model_validator(mode="after")
     def _check(self) -> CorruptionRequest:
         names = expand_name(self.name)
-        if self.grid and self.severities:
-            raise ValueError(f"{self.name}: give either severities or a grid, not both (a grid's variants "
+        if self.grid and self.levels:
+            raise ValueError(f"{self.name}: give either levels or a grid, not both (a grid's variants "
                              f"are explicit parameters)")
-        for severity in self.severities or []:
-            if not 1 <= severity <= 5:
-                raise ValueError(f"severity {severity} of {self.name!r} is outside 1..5")
+        if self.levels and len(set(self.levels)) != len(self.levels):
+            raise ValueError(f"{self.name}: a level is listed twice in {self.levels}")
         for name in names:
             spec = ops.get_corruption(name)
-            known = set(spec.severities[0])
+            outside = [level for level in self.levels or [] if level not in spec.level_numbers]
+            if outside:
+                raise ValueError(f"level(s) {outside} of {name!r} are outside its levels "
+                                 f"1..{len(spec.levels)}")
+            known = set(spec.levels[0])
             unknown = (set(self.params) | set(self.grid)) - known
             if unknown:
                 raise ValueError(f"{name}: unknown parameter(s) {sorted(unknown)}; known: {sorted(known)}")

@@ -55,7 +55,7 @@ class ShardEntry(_Closed):
     path: Annotated[str, AfterValidator(check_release_path)]
     corruption: str
     variant: str
-    severity: Annotated[int, Field(ge=1, le=5)] | None
+    level: Annotated[int, Field(ge=1)] | None
     params: dict[str, Any]
     source: ShardSource
     sha256: Sha256
@@ -150,7 +150,7 @@ def build_manifest(*, name: str, version: str, config: dict[str, Any], digest: s
             raise ValueError(f"input shard {src}: the units that read it set aside different samples "
                              f"({len(quarantined[src])} and {len(keys)} for {r['path']}); the reader is not "
                              f"deterministic, please report this")
-        shards.append({k: r[k] for k in ("path", "corruption", "variant", "severity", "params", "sha256",
+        shards.append({k: r[k] for k in ("path", "corruption", "variant", "level", "params", "sha256",
                                          "bytes", "samples")}
                       | {"source": {"uri": src, "sha256": r["source"]["sha256"]}})
     for s in sources.values():

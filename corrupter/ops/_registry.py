@@ -17,7 +17,11 @@ FAMILIES = ("noise", "blur", "weather", "digital", "fourier", "filter")
 
 @dataclass(frozen=True)
 class CorruptionSpec:
-    """What a corruption is: its kernel, its sampler and its severity table.
+    """What a corruption is: its kernel, its sampler and its table of levels.
+
+    A level is a numbered variant with fixed physical parameters. ImageNet-C's five severities are
+    levels 1..5; other batteries have other counts (Geirhos et al. 2018: eight contrasts, two colour
+    conditions, four rotations), so the table's length is the op's own.
 
     Attributes:
         name: registry name; ImageNet-C names where the algorithm matches the reference.
@@ -26,9 +30,10 @@ class CorruptionSpec:
         apply: ``apply(images, draws, **params) -> images``; deterministic, batched math.
         sample: ``sample(generator, height, width, **params) -> draws`` for ONE sample, on the CPU;
             None for corruptions that draw no random numbers.
-        severities: the physical parameters of severities 1..5.
-        distortion_order: severities ordered from mildest to strongest as the reference defines them
-            (not always 1..5: e.g. saturate's severity 3 is milder than 2).
+        levels: the physical parameters of levels 1..N (N >= 1), mildest first where the source
+            orders them so.
+        distortion_order: levels ordered from mildest to strongest by distortion of the image
+            (not always 1..N: e.g. ImageNet-C saturate's severity 3 is milder than 2).
         assets: names of bundled data (e.g. ``frost``) passed to ``apply`` as ``assets=``.
         reference: where the definition comes from.
     """
@@ -36,10 +41,10 @@ class CorruptionSpec:
     name: str
     family: str
     apply: Callable[..., torch.Tensor]
-    severities: tuple[Mapping[str, Any], ...]
+    levels: tuple[Mapping[str, Any], ...]
     sample: Callable[..., Draws] | None = None
     tags: frozenset[str] = field(default_factory=frozenset)
-    distortion_order: tuple[int, ...] = (1, 2, 3, 4, 5)
+    distortion_order: tuple[int, ...] = ()
     assets: tuple[str, ...] = ()
     reference: str = ""
 
@@ -52,17 +57,22 @@ class CorruptionSpec:
     def stochastic(self) -> bool:
         return self.sample is not None
 
-    def params(self, severity: int | None = None, **overrides: Any) -> dict[str, Any]:
-        """Physical parameters of a severity (1..5), with explicit overrides on top."""
+    @property
+    def level_numbers(self) -> list[int]:
+        """1..N, the numbers configs, variant names and manifests use for the levels."""
+        return list(range(1, len(self.levels) + 1))
+
+    def params(self, level: int | None = None, **overrides: Any) -> dict[str, Any]:
+        """Physical parameters of a level (1..N), with explicit overrides on top."""
         base: dict[str, Any] = {}
-        if severity is not None:
-            if not 1 <= int(severity) <= len(self.severities):
-                raise ValueError(f"{self.name}: severity must be 1..{len(self.severities)}, got {severity!r}")
-            base = dict(self.severities[int(severity) - 1])
+        if level is not None:
+            if isinstance(level, bool) or not 1 <= int(level) <= len(self.levels):
+                raise ValueError(f"{self.name}: level must be 1..{len(self.levels)}, got {level!r}")
+            base = dict(self.levels[int(level) - 1])
         elif not overrides:
-            raise ValueError(f"{self.name}: give a severity or explicit parameters")
+            raise ValueError(f"{self.name}: give a level or explicit parameters")
         else:
-            base = dict(self.severities[0])
+            base = dict(self.levels[0])
         unknown = set(overrides) - set(base)
         if unknown:
             raise ValueError(
@@ -78,25 +88,30 @@ def register_corruption(
     name: str,
     *,
     family: str,
-    severities: tuple[Mapping[str, Any], ...] | list[Mapping[str, Any]],
+    levels: tuple[Mapping[str, Any], ...] | list[Mapping[str, Any]],
     sample: Callable[..., Draws] | None = None,
     tags: tuple[str, ...] = (),
-    distortion_order: tuple[int, ...] = (1, 2, 3, 4, 5),
+    distortion_order: tuple[int, ...] | None = None,
     assets: tuple[str, ...] = (),
     reference: str = "",
 ) -> Callable[[Callable[..., torch.Tensor]], Callable[..., torch.Tensor]]:
     """Decorator filing a kernel under ``name``. A duplicate name is an error, never an overwrite."""
     if family not in FAMILIES:
         raise ValueError(f"unknown family {family!r}; known: {FAMILIES}")
-    if len(severities) != 5:
-        raise ValueError(f"{name}: a severity table has five entries, got {len(severities)}")
+    if not levels:
+        raise ValueError(f"{name}: a level table needs at least one level")
+    if any(set(level) != set(levels[0]) for level in levels):
+        raise ValueError(f"{name}: every level must set the same parameters")
+    order = tuple(distortion_order or range(1, len(levels) + 1))
+    if sorted(order) != list(range(1, len(levels) + 1)):
+        raise ValueError(f"{name}: distortion_order must list each of the levels 1..{len(levels)} once")
 
     def decorate(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
         if name in _REGISTRY:
             raise ValueError(f"corruption {name!r} is already registered")
         _REGISTRY[name] = CorruptionSpec(
-            name=name, family=family, apply=fn, severities=tuple(dict(s) for s in severities),
-            sample=sample, tags=frozenset((family, *tags)), distortion_order=tuple(distortion_order),
+            name=name, family=family, apply=fn, levels=tuple(dict(s) for s in levels),
+            sample=sample, tags=frozenset((family, *tags)), distortion_order=order,
             assets=tuple(assets), reference=reference)
         return fn
 

@@ -58,7 +58,7 @@ ZOOM_SEVERITIES = tuple({"factors": numpy_arange(1.0, stop, step)}
 # Gaussian and defocus blur: deterministic filters
 
 
-@register_corruption("gaussian_blur", family="blur", severities=GAUSSIAN_SEVERITIES, tags=("imagenet-c-extra",),
+@register_corruption("gaussian_blur", family="blur", levels=GAUSSIAN_SEVERITIES, tags=("imagenet-c-extra",),
                      reference=f"{_SCRIPT} gaussian_blur (skimage gaussian, mode nearest, truncate 4)")
 def gaussian_blur(images: torch.Tensor, draws: Draws, *, sigma: float) -> torch.Tensor:
     """Blur each channel with a Gaussian of standard deviation ``sigma`` pixels (edge pixels replicated).
@@ -70,7 +70,7 @@ def gaussian_blur(images: torch.Tensor, draws: Draws, *, sigma: float) -> torch.
     return gaussian_blur_nearest(images, float(sigma)).clamp_(0, 1)
 
 
-@register_corruption("defocus_blur", family="blur", severities=DEFOCUS_SEVERITIES, tags=("imagenet-c",),
+@register_corruption("defocus_blur", family="blur", levels=DEFOCUS_SEVERITIES, tags=("imagenet-c",),
                      reference=f"{_SCRIPT} defocus_blur (disk kernel, cv2.filter2D)")
 def defocus_blur(images: torch.Tensor, draws: Draws, *, radius: float, alias_blur: float) -> torch.Tensor:
     """Blur each channel with an anti-aliased disk of ``radius`` pixels, like an out-of-focus lens.
@@ -114,7 +114,7 @@ def decode_glass_offsets(codes: torch.Tensor, max_delta: int) -> tuple[torch.Ten
 
 # By mean absolute difference the reference's severity 4 (sigma 1.1, d 3, 2 passes) is milder than
 # severity 3 (sigma 1, d 2, 3 passes): 0.054 vs 0.056 on the reference photos, in both references.
-@register_corruption("glass_blur", family="blur", severities=GLASS_SEVERITIES, sample=sample_glass_offsets,
+@register_corruption("glass_blur", family="blur", levels=GLASS_SEVERITIES, sample=sample_glass_offsets,
                      tags=("imagenet-c",), distortion_order=(1, 2, 4, 3, 5), reference=f"{_SCRIPT} glass_blur")
 def glass_blur(images: torch.Tensor, draws: Draws, *, sigma: float, max_delta: int, iterations: int) -> torch.Tensor:
     """Frosted-glass look: Gaussian blur, jitter pixels by copying from random neighbours, blur again.
@@ -205,7 +205,7 @@ def sample_motion_angle(generator: torch.Generator, height: int, width: int, **_
     return {"angle": torch.rand(1, generator=generator, dtype=torch.float64) * 90 - 45}
 
 
-@register_corruption("motion_blur", family="blur", severities=MOTION_SEVERITIES, sample=sample_motion_angle,
+@register_corruption("motion_blur", family="blur", levels=MOTION_SEVERITIES, sample=sample_motion_angle,
                      tags=("imagenet-c",),
                      reference=f"{_SCRIPT} motion_blur (ImageMagick MotionBlurImage); kernel as "
                                "re-implemented by imagecorruptions 1.1.2 _motion_blur")
@@ -224,7 +224,7 @@ def motion_blur(images: torch.Tensor, draws: Draws, *, radius: float, sigma: flo
 # Zoom blur: average of centred zooms
 
 
-@register_corruption("zoom_blur", family="blur", severities=ZOOM_SEVERITIES, tags=("imagenet-c",),
+@register_corruption("zoom_blur", family="blur", levels=ZOOM_SEVERITIES, tags=("imagenet-c",),
                      reference=f"{_SCRIPT} zoom_blur (clipped_zoom: scipy.ndimage.zoom order 1, centre trim)")
 def zoom_blur(images: torch.Tensor, draws: Draws, *, factors: list[float]) -> torch.Tensor:
     """Average the image with centred zooms of itself by each factor, as if zooming during the exposure.

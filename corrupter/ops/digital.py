@@ -29,7 +29,7 @@ from ._registry import Draws, register_corruption
 CONTRAST_SEVERITIES = tuple({"factor": c} for c in (0.4, 0.3, 0.2, 0.1, 0.05))
 
 
-@register_corruption("contrast", family="digital", severities=CONTRAST_SEVERITIES, tags=("imagenet-c",),
+@register_corruption("contrast", family="digital", levels=CONTRAST_SEVERITIES, tags=("imagenet-c",),
                      reference="hendrycks/robustness make_imagenet_c.py contrast")
 def contrast(images: torch.Tensor, draws: Draws, *, factor: float) -> torch.Tensor:
     """Contract each channel toward its own spatial mean: (x - m_c) * factor + m_c.
@@ -136,7 +136,7 @@ def hsv_to_rgb_levels(hue: torch.Tensor, saturation: torch.Tensor, value: torch.
     return levels
 
 
-@register_corruption("brightness", family="digital", severities=BRIGHTNESS_SEVERITIES, tags=("imagenet-c",),
+@register_corruption("brightness", family="digital", levels=BRIGHTNESS_SEVERITIES, tags=("imagenet-c",),
                      reference=f"{_REFERENCE} brightness")
 def brightness(images: torch.Tensor, draws: Draws, *, shift: float) -> torch.Tensor:
     """Brighten in HSV space: V <- clip(V + shift, 0, 1), hue and saturation kept.
@@ -148,7 +148,7 @@ def brightness(images: torch.Tensor, draws: Draws, *, shift: float) -> torch.Ten
     return levels.to(images.dtype).div_(255)
 
 
-@register_corruption("saturate", family="digital", severities=SATURATE_SEVERITIES, tags=("imagenet-c-extra",),
+@register_corruption("saturate", family="digital", levels=SATURATE_SEVERITIES, tags=("imagenet-c-extra",),
                      distortion_order=(3, 1, 4, 2, 5), reference=f"{_REFERENCE} saturate")
 def saturate(images: torch.Tensor, draws: Draws, *, scale: float, shift: float) -> torch.Tensor:
     """Rescale HSV saturation: S <- clip(S * scale + shift, 0, 1); desaturates for scale < 1.
@@ -231,7 +231,7 @@ def pil_box_resize(levels: torch.Tensor, height: int, width: int) -> torch.Tenso
     return levels
 
 
-@register_corruption("pixelate", family="digital", severities=PIXELATE_SEVERITIES, tags=("imagenet-c",),
+@register_corruption("pixelate", family="digital", levels=PIXELATE_SEVERITIES, tags=("imagenet-c",),
                      reference=f"{_REFERENCE} pixelate")
 def pixelate(images: torch.Tensor, draws: Draws, *, factor: float) -> torch.Tensor:
     """Pixelate: BOX-downsample to int(factor * size), then BOX-upsample back (Pillow, bit-exact).
@@ -246,7 +246,7 @@ def pixelate(images: torch.Tensor, draws: Draws, *, factor: float) -> torch.Tens
     return blocky.to(images.dtype, memory_format=torch.contiguous_format).div_(255)
 
 
-@register_corruption("jpeg_compression", family="digital", severities=JPEG_SEVERITIES, tags=("imagenet-c",),
+@register_corruption("jpeg_compression", family="digital", levels=JPEG_SEVERITIES, tags=("imagenet-c",),
                      reference=f"{_REFERENCE} jpeg_compression")
 def jpeg_compression(images: torch.Tensor, draws: Draws, *, quality: int) -> torch.Tensor:
     """JPEG round trip at ``quality`` (libjpeg defaults: 4:2:0 chroma, islow DCT), as Pillow does.

@@ -96,7 +96,7 @@ def displace(images: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
 
 
-@register_corruption("elastic_transform", family="digital", severities=ELASTIC_SEVERITIES,
+@register_corruption("elastic_transform", family="digital", levels=ELASTIC_SEVERITIES,
                      sample=sample_elastic, tags=("imagenet-c",), distortion_order=(3, 4, 5, 1, 2),
                      reference="hendrycks/robustness make_imagenet_c.py elastic_transform (original, "
                                "not imagecorruptions)")

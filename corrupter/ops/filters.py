@@ -18,7 +18,7 @@ LOW_PASS_SEVERITIES = tuple({"bandwidth": b} for b in (127, 63, 31, 15, 7))
 HIGH_PASS_SEVERITIES = tuple({"bandwidth": b} for b in (3, 7, 15, 31, 63))
 
 
-@register_corruption("low_pass", family="filter", severities=LOW_PASS_SEVERITIES, tags=("yin2019",),
+@register_corruption("low_pass", family="filter", levels=LOW_PASS_SEVERITIES, tags=("yin2019",),
                      reference="Yin et al. 2019, Fig. 1 (low-pass on the centred spectrum)")
 def low_pass(images: torch.Tensor, draws: Draws, *, bandwidth: int) -> torch.Tensor:
     """Keep only the central bandwidth x bandwidth frequencies of each channel.
@@ -29,7 +29,7 @@ def low_pass(images: torch.Tensor, draws: Draws, *, bandwidth: int) -> torch.Ten
     return filter_spectrum(images, keep).clamp(0, 1)
 
 
-@register_corruption("high_pass", family="filter", severities=HIGH_PASS_SEVERITIES, tags=("yin2019",),
+@register_corruption("high_pass", family="filter", levels=HIGH_PASS_SEVERITIES, tags=("yin2019",),
                      reference="Yin et al. 2019, Fig. 1 (high-pass on the centred spectrum, mean kept)")
 def high_pass(images: torch.Tensor, draws: Draws, *, bandwidth: int) -> torch.Tensor:
     """Remove the central bandwidth x bandwidth frequencies of each channel, keeping its mean.

@@ -48,7 +48,7 @@ def sample_fourier_signs(generator: torch.Generator, height: int, width: int, **
     return {"signs": signs}
 
 
-@register_corruption("fourier_basis_noise", family="fourier", severities=FOURIER_SEVERITIES,
+@register_corruption("fourier_basis_noise", family="fourier", levels=FOURIER_SEVERITIES,
                      sample=sample_fourier_signs, tags=("yin2019",),
                      reference="Yin et al. 2019, sec. 2; google-research frequency_analysis")
 def fourier_basis_noise(images: torch.Tensor, draws: Draws, *, i: int, j: int, norm: float) -> torch.Tensor:

@@ -54,7 +54,7 @@ def sample_uniform64(generator: torch.Generator, height: int, width: int, **_: o
     return {"uniform": torch.rand(3, height, width, generator=generator, dtype=torch.float64)}
 
 
-@register_corruption("gaussian_noise", family="noise", severities=GAUSSIAN_SEVERITIES, sample=sample_normal,
+@register_corruption("gaussian_noise", family="noise", levels=GAUSSIAN_SEVERITIES, sample=sample_normal,
                      tags=("imagenet-c",), reference=f"{_REFERENCE} gaussian_noise")
 def gaussian_noise(images: torch.Tensor, draws: Draws, *, sigma: float) -> torch.Tensor:
     """Add i.i.d. zero-mean Gaussian noise of standard deviation sigma to every element.
@@ -64,7 +64,7 @@ def gaussian_noise(images: torch.Tensor, draws: Draws, *, sigma: float) -> torch
     return (images + float(sigma) * draws["normal"]).clamp_(0, 1)
 
 
-@register_corruption("speckle_noise", family="noise", severities=SPECKLE_SEVERITIES, sample=sample_normal,
+@register_corruption("speckle_noise", family="noise", levels=SPECKLE_SEVERITIES, sample=sample_normal,
                      tags=("imagenet-c-extra",), reference=f"{_REFERENCE} speckle_noise")
 def speckle_noise(images: torch.Tensor, draws: Draws, *, sigma: float) -> torch.Tensor:
     """Multiplicative Gaussian noise: x + x * N(0, sigma^2), i.i.d. per element.
@@ -74,7 +74,7 @@ def speckle_noise(images: torch.Tensor, draws: Draws, *, sigma: float) -> torch.
     return (images + images * (float(sigma) * draws["normal"])).clamp_(0, 1)
 
 
-@register_corruption("impulse_noise", family="noise", severities=IMPULSE_SEVERITIES, sample=sample_uniform,
+@register_corruption("impulse_noise", family="noise", levels=IMPULSE_SEVERITIES, sample=sample_uniform,
                      tags=("imagenet-c",), reference=f"{_REFERENCE} impulse_noise (skimage s&p)")
 def impulse_noise(images: torch.Tensor, draws: Draws, *, amount: float) -> torch.Tensor:
     """Salt-and-pepper noise: each element independently becomes 1 or 0, each with probability amount / 2.
@@ -160,7 +160,7 @@ def poisson_sample(levels: torch.Tensor, uniform: torch.Tensor, photons: float) 
     return out.reshape(levels.shape).to(torch.float32)
 
 
-@register_corruption("shot_noise", family="noise", severities=SHOT_SEVERITIES, sample=sample_uniform64,
+@register_corruption("shot_noise", family="noise", levels=SHOT_SEVERITIES, sample=sample_uniform64,
                      tags=("imagenet-c",), reference=f"{_REFERENCE} shot_noise")
 def shot_noise(images: torch.Tensor, draws: Draws, *, photons: float) -> torch.Tensor:
     """Photon (Poisson) noise: Poisson(x * photons) / photons per element; fewer photons, more noise.

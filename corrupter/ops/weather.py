@@ -46,7 +46,7 @@ def sample_fog(generator: torch.Generator, height: int, width: int, **_: object)
     return {"plasma_uniform": torch.rand(count, generator=generator, dtype=torch.float64) * 2 - 1}
 
 
-@register_corruption("fog", family="weather", severities=FOG_SEVERITIES, sample=sample_fog,
+@register_corruption("fog", family="weather", levels=FOG_SEVERITIES, sample=sample_fog,
                      tags=("imagenet-c",), reference="hendrycks/robustness make_imagenet_c.py fog")
 def fog(images: torch.Tensor, draws: Draws, *, strength: float, decay: float) -> torch.Tensor:
     """Grey plasma-fractal fog with ImageNet-C's global contrast renormalisation.
@@ -96,7 +96,7 @@ def frost_crop(texture: torch.Tensor, crop: tuple[float, float], height: int, wi
     return texture[:, top:top + height, left:left + width].to(torch.float32)
 
 
-@register_corruption("frost", family="weather", severities=FROST_SEVERITIES, sample=sample_frost,
+@register_corruption("frost", family="weather", levels=FROST_SEVERITIES, sample=sample_frost,
                      tags=("imagenet-c",), assets=("frost",), distortion_order=(1, 2, 4, 3, 5),
                      reference="hendrycks/robustness make_imagenet_c.py frost")
 def frost(images: torch.Tensor, draws: Draws, *, image_weight: float, frost_weight: float,
@@ -180,7 +180,7 @@ def snow_layer(draws: Draws, height: int, width: int, *, mean: float, std: float
     return layer.mul_(255).round_().div_(255)  # ImageMagick writes an 8-bit PNG back
 
 
-@register_corruption("snow", family="weather", severities=SNOW_SEVERITIES, sample=sample_snow,
+@register_corruption("snow", family="weather", levels=SNOW_SEVERITIES, sample=sample_snow,
                      tags=("imagenet-c",),
                      reference="hendrycks/robustness make_imagenet_c.py snow (ImageMagick motion blur as "
                                "re-implemented by imagecorruptions 1.1.2)")
@@ -257,7 +257,7 @@ def mud_spatter(images: torch.Tensor, liquid: torch.Tensor, threshold: float, am
     return (images * (1 - mask)).addcmul_(mask, colour).clamp_(0, 1)
 
 
-@register_corruption("spatter", family="weather", severities=SPATTER_SEVERITIES, sample=sample_spatter,
+@register_corruption("spatter", family="weather", levels=SPATTER_SEVERITIES, sample=sample_spatter,
                      tags=("imagenet-c-extra",), distortion_order=(1, 2, 4, 3, 5),
                      reference="hendrycks/robustness make_imagenet_c.py spatter")
 def spatter(images: torch.Tensor, draws: Draws, *, mean: float, std: float, blur_sigma: float,

@@ -14,12 +14,13 @@ from ..io.shards import expand_shard_patterns
 
 @dataclass(frozen=True)
 class Variant:
-    """One output variant of one corruption: a severity (name ``1``..``5``) or explicit parameters."""
+    """One output variant of one corruption: a level of its table (name ``1``..``N``) or explicit
+    parameters (name: their slug)."""
 
     corruption: str
     name: str
     params: tuple[tuple[str, Any], ...]
-    severity: int | None = None
+    level: int | None = None
 
     @property
     def param_dict(self) -> dict[str, Any]:
@@ -68,14 +69,14 @@ def plan_variants(config: ReleaseConfig) -> list[Variant]:
                 for combo in itertools.product(*(request.grid[k] for k in keys)):
                     explicit = {**request.params, **dict(zip(keys, combo))}
                     variants.append(Variant(name, variant_slug(explicit), _frozen(spec.params(None, **explicit))))
-            elif request.params and not request.severities:
+            elif request.params and not request.levels:
                 params = spec.params(None, **request.params)
                 variants.append(Variant(name, variant_slug(request.params), _frozen(params)))
             else:
-                for severity in request.severities or [1, 2, 3, 4, 5]:
-                    params = spec.params(severity, **request.params)
+                for level in request.levels or spec.level_numbers:
+                    params = spec.params(level, **request.params)
                     suffix = f"-{variant_slug(request.params)}" if request.params else ""
-                    variants.append(Variant(name, f"{severity}{suffix}", _frozen(params), severity))
+                    variants.append(Variant(name, f"{level}{suffix}", _frozen(params), level))
     seen: set[tuple[str, str]] = set()
     for v in variants:
         if (v.corruption, v.name) in seen:

@@ -109,9 +109,9 @@ def check_config(manifest: ReleaseManifest) -> list[Mismatch]:
     for path in sorted(set(listed) & set(planned)):
         variant, source = planned[path]
         shard = listed[path]
-        expected = (variant.corruption, variant.name, variant.severity,
+        expected = (variant.corruption, variant.name, variant.level,
                     json.loads(json.dumps(variant.param_dict)), source)
-        found = (shard.corruption, shard.variant, shard.severity, shard.params, shard.source.uri)
+        found = (shard.corruption, shard.variant, shard.level, shard.params, shard.source.uri)
         if found != expected:
             problems.append(Mismatch(path, f"recorded as {found}, the config makes {expected}"))
     return problems

@@ -202,7 +202,7 @@ class ShardWorker:
         encoded = encode_images(pixels, fmt, self.config.output.jpeg_quality, self.jpeg_encoder)
         for i, sample in enumerate(batch):
             meta = {
-                "corruption": variant.corruption, "variant": variant.name, "severity": variant.severity,
+                "corruption": variant.corruption, "variant": variant.name, "level": variant.level,
                 "params": params, "sampled": sampled[i], "seed": seeds[i],
                 "label": sample.label,
                 "source": {"shard": posixpath.basename(unit.source), "key": sample.source_key},
@@ -248,7 +248,7 @@ class ShardWorker:
         variant = out.shard.variant
         receipt = {
             "path": out.shard.path, "corruption": variant.corruption, "variant": variant.name,
-            "severity": variant.severity, "params": variant.param_dict, "source": source,
+            "level": variant.level, "params": variant.param_dict, "source": source,
             "sha256": digest, "bytes": size, "samples": out.samples, "samples_read": read,
             "quarantined": quarantined, "device_type": self.device.type,
         }

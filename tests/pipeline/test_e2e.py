@@ -77,7 +77,7 @@ def test_output_reads_with_stock_webdataset(two_runs):
     assert len(samples) == 6
     key, image, label, meta = samples[0]
     assert image.shape == (224, 224, 3) and label == 281
-    assert meta["corruption"] == "fog" and meta["severity"] == 3 and meta["params"] == {"strength": 2.5, "decay": 1.7}
+    assert meta["corruption"] == "fog" and meta["level"] == 3 and meta["params"] == {"strength": 2.5, "decay": 1.7}
     assert meta["source"] == {"shard": "val-000000.tar", "key": "skimage_chelsea"} and meta["seed"] > 0
 
 

@@ -47,7 +47,7 @@ def test_reasons_hold_no_address_and_two_runs_give_the_same_manifest(two_builds)
 
 def test_units_that_read_one_source_differently_are_refused():
     def receipt(path: str, keys: list[str]) -> dict:
-        return {"path": path, "corruption": "fog", "variant": "1", "severity": 1, "params": {}, "sha256": "0" * 64,
+        return {"path": path, "corruption": "fog", "variant": "1", "level": 1, "params": {}, "sha256": "0" * 64,
                 "bytes": 1, "samples": 1, "samples_read": 3, "device_type": "cpu",
                 "quarantined": [{"key": k, "reason": "r"} for k in keys],
                 "source": {"uri": "in.tar", "sha256": "1" * 64, "bytes": 10, "errors": []}}

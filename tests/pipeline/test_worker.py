@@ -168,7 +168,7 @@ def test_an_input_that_changed_between_run_and_resume_is_refused():
     from corrupter.io.manifest import build_manifest
 
     def receipt(path, sha):
-        return {"path": path, "corruption": "fog", "variant": "1", "severity": 1, "params": {}, "sha256": "x",
+        return {"path": path, "corruption": "fog", "variant": "1", "level": 1, "params": {}, "sha256": "x",
                 "bytes": 1, "samples": 1, "samples_read": 1, "quarantined": [], "device_type": "cpu",
                 "source": {"uri": "in.tar", "sha256": sha, "bytes": 10, "errors": []}}
 
