@@ -11,10 +11,11 @@
   tests/reference_numpy.py, which reproduces the original's stored statistics exactly
   (tests/ops/test_fidelity_checks.py). Passes when every statistic's mean over seeds agrees within
   4 standard errors of the difference at every severity; prints the relative difference of
-  diff_abs_mean with its standard error. About 5 min (fog) and 2 min (frost) on 2 CPU cores.
+  diff_abs_mean with its standard error. About 20 min (fog) and 10 min (frost) on 2 shared CPU
+  cores; ``--seeds`` trades time for resolution.
 - hsv-cube: every 8-bit colour through brightness and saturate at every severity, against the
   original's formula computed with scikit-image's rgb2hsv / hsv2rgb (``pip install -e '.[bench]'``).
-  Passes when every output byte is identical. About 5 min.
+  Passes when every output byte is identical. About 10 min.
 - photos: the seven deterministic corruptions on all five photos at every severity against the full
   reference output set (13 MB; the repository ships only the astronaut's). Make it in the reference
   environment described in bench/make_imagecorruptions_reference.py:
