@@ -7,7 +7,8 @@ is a drop-in; ``corrupt_batch`` is the batched tensor API.
 from __future__ import annotations
 
 import secrets
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch

@@ -92,7 +92,7 @@ def test_sigkill_of_a_busy_worker_mid_job_retries_its_unit_and_changes_nothing(u
     assert actors, "no actor process of this test's cluster found to kill"
     os.kill(actors[0], signal.SIGKILL)
     killed_at = published(tmp_path)
-    stdout, stderr = job.communicate(timeout=600)
+    _, stderr = job.communicate(timeout=600)
     assert job.returncode == 0, stderr
     assert killed_at < total, "the job finished before the kill landed"
     retried = re.findall(r"unit (\S+) failed \(.*\); retrying", stderr)
