@@ -5,8 +5,10 @@ a float severity s on a 0-10 scale and maps it to physical parameters with ``flo
 = s * max / 10``. Our levels 1..5 are the five severities of its ``imagenet_c_bar.csv``; each level
 records that severity and the physical parameters it maps to, as C-bar's own records do.
 
-The severity is a label, kept consistent: a kernel refuses a severity that does not map to the
-physical parameters it is given (explicit parameters off C-bar's scale set ``severity: null``).
+The kernels compute with the physical parameters; the severity stays consistent with them
+(``severity_rule``): an explicit severity brings its physical parameters, explicit physical
+parameters alone take the op off C-bar's scale (severity null), and a kernel refuses a severity
+that does not map to the parameters it is given.
 
 C-bar works on square 224 x 224 images only (``im_size``). Its lengths scale with ``im_size``; ours
 scale with ``image_size(H, W) = sqrt(H * W)``, which is im_size on C-bar's square images and keeps an
@@ -36,19 +38,48 @@ def cbar_levels(severities: Sequence[float],
     return tuple({"severity": float(s), **physical(float(s))} for s in severities)
 
 
-def check_severity(name: str, severity: float | None, physical: Callable[[float], dict[str, Any]],
+def check_severity(name: str, severity: Any, physical: Callable[[float], dict[str, Any]],
                    given: Mapping[str, Any]) -> None:
-    """Refuse a severity label that does not map to the physical parameters ``given``."""
+    """Refuse a severity that is not on C-bar's 0-10 scale or does not map to the physical
+    parameters in ``given`` (any subset of them). None (off C-bar's scale) passes."""
     if severity is None:
         return
+    if isinstance(severity, bool) or not isinstance(severity, (int, float)) or not 0 <= severity <= 10:
+        raise ValueError(f"{name}: severity must be a number on C-bar's 0-10 scale or null, got {severity!r}")
     expected = physical(float(severity))
     wrong = {k: v for k, v in expected.items()
-             if not math.isclose(float(given[k]), v, rel_tol=1e-9, abs_tol=1e-12)}
+             if k in given and not math.isclose(float(given[k]), v, rel_tol=1e-9, abs_tol=1e-12)}
     if wrong:
         got = ", ".join(f"{k}={given[k]}" for k in wrong)
         want = ", ".join(f"{k}={v:.10g}" for k, v in wrong.items())
-        raise ValueError(f"{name}: C-bar severity {severity} maps to {want}, not {got}; give matching "
-                         f"parameters, or severity: null with explicit physical parameters")
+        raise ValueError(f"{name}: C-bar severity {severity} maps to {want}, not {got}; give the severity "
+                         f"alone, or the physical parameters alone (severity: null)")
+
+
+def severity_rule(name: str, physical: Callable[[float], dict[str, Any]]
+                  ) -> Callable[[dict[str, Any], frozenset[str]], dict[str, Any]]:
+    """The registry's ``derive`` for a C-bar op: explicit parameters stay consistent with the label.
+
+    A given severity sets the physical parameters it maps to (any also given must agree); physical
+    parameters given without a severity leave C-bar's scale (severity None), unless they are exactly
+    the current severity's.
+    """
+    def derive(params: dict[str, Any], given: frozenset[str]) -> dict[str, Any]:
+        params = dict(params)
+        severity = params["severity"]
+        physical_given = {k: params[k] for k in given if k != "severity"}
+        if "severity" in given:
+            check_severity(name, severity, physical, physical_given)
+            if severity is not None:
+                params.update(physical(float(severity)))
+        elif physical_given and severity is not None:
+            try:
+                check_severity(name, severity, physical, physical_given)
+            except ValueError:
+                params["severity"] = None
+        return params
+
+    return derive
 
 
 def image_size(height: int, width: int) -> float:

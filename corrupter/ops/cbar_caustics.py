@@ -21,7 +21,15 @@ from __future__ import annotations
 
 import torch
 
-from ._cbar import REFERENCE, cbar_levels, check_severity, float_parameter, image_size, pixel_scale
+from ._cbar import (
+    REFERENCE,
+    cbar_levels,
+    check_severity,
+    float_parameter,
+    image_size,
+    pixel_scale,
+    severity_rule,
+)
 from ._image_ops import reflect_gaussian_filter
 from ._registry import Draws, register_corruption
 
@@ -31,7 +39,8 @@ LUMA = (0.2126, 0.7152, 0.0722)
 
 
 def caustic_physical(severity: float) -> dict[str, float]:
-    return {"lens_scale": float_parameter(severity, 0.5 * 224), "lighting_amount": float_parameter(severity, 2.0)}
+    return {"lens_scale": float_parameter(severity, 0.5 * 224),
+            "lighting_amount": float_parameter(severity, 2.0)}
 
 
 def sample_caustics(generator: torch.Generator, height: int, width: int, **_: object) -> Draws:
@@ -83,7 +92,8 @@ def bilinear_zero(images: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) 
         return values * inside
 
     def weights(position: torch.Tensor, low: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return (1.0 - position + low).reshape(batch, 1, -1), (1.0 - (low + 1) + position).reshape(batch, 1, -1)
+        below, above = 1.0 - position + low, 1.0 - (low + 1) + position
+        return below.reshape(batch, 1, -1), above.reshape(batch, 1, -1)
 
     col_low, col_high = weights(cols, left)
     row_low, row_high = weights(rows, top)
@@ -114,7 +124,9 @@ def refracted_offsets(gradient_row: torch.Tensor, gradient_col: torch.Tensor,
 
 @register_corruption("caustic_refraction", family="weather", sample=sample_caustics,
                      levels=cbar_levels((2.35, 3.2, 4.9, 6.6, 9.15), caustic_physical),
-                     tags=("imagenet-c-bar",), reference=f"{REFERENCE} CausticRefraction")
+                     tags=("imagenet-c-bar",),
+                     derive=severity_rule("caustic_refraction", caustic_physical),
+                     reference=f"{REFERENCE} CausticRefraction")
 def caustic_refraction(images: torch.Tensor, draws: Draws, *, severity: float | None, lens_scale: float,
                        lighting_amount: float) -> torch.Tensor:
     """Refract the image through a rippled caustic height field and light it by the caustics' slopes.

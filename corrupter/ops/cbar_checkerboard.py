@@ -20,7 +20,7 @@ import math
 
 import torch
 
-from ._cbar import REFERENCE, cbar_levels, check_severity, float_parameter, image_size
+from ._cbar import REFERENCE, cbar_levels, check_severity, float_parameter, image_size, severity_rule
 from ._registry import Draws, register_corruption
 
 CELL_RANGE = (0.1, 0.25)  # C-bar: uniform(0.1, 0.25) * im_size
@@ -51,10 +51,12 @@ def sample_checkerboard(generator: torch.Generator, height: int, width: int, **_
 
 @register_corruption("checkerboard_cutout", family="digital", sample=sample_checkerboard,
                      levels=cbar_levels((2.0, 3.0, 4.0, 5.0, 6.0), checkerboard_physical),
-                     tags=("imagenet-c-bar",), reference=f"{REFERENCE} CheckerBoardCutOut")
+                     tags=("imagenet-c-bar",),
+                     derive=severity_rule("checkerboard_cutout", checkerboard_physical),
+                     reference=f"{REFERENCE} CheckerBoardCutOut")
 def checkerboard_cutout(images: torch.Tensor, draws: Draws, *, severity: float | None,
                         fraction: float) -> torch.Tensor:
-    """Turn a ``fraction`` of the cells of one colour of a random rotated checkerboard grey (128).
+    """Turn a fraction of the cells of one colour of a random rotated checkerboard grey (128).
 
     Shape: (B, C, H, W) -> (B, C, H, W). Stochastic (angle, cell size, which cells).
     """

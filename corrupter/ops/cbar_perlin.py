@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import torch
 
-from ._cbar import REFERENCE, cbar_levels, check_severity, float_parameter, image_size
+from ._cbar import REFERENCE, cbar_levels, check_severity, float_parameter, image_size, severity_rule
 from ._registry import Draws, register_corruption
 
 LATTICE = 256
@@ -104,7 +104,9 @@ def turbulence(height: int, width: int, draws: Draws, device: torch.device) -> t
 
 @register_corruption("perlin_noise", family="noise", sample=sample_perlin,
                      levels=cbar_levels((4.6, 5.2, 5.8, 7.6, 8.8), perlin_physical),
-                     tags=("imagenet-c-bar",), reference=f"{REFERENCE} PerlinNoise (utils/perlin_noise.py)")
+                     tags=("imagenet-c-bar",),
+                     derive=severity_rule("perlin_noise", perlin_physical),
+                     reference=f"{REFERENCE} PerlinNoise (utils/perlin_noise.py)")
 def perlin_noise(images: torch.Tensor, draws: Draws, *, severity: float | None, alpha: float) -> torch.Tensor:
     """Blend a grey turbulent Perlin-noise layer over the image: (1 - alpha) * x + alpha * layer.
 
@@ -112,4 +114,5 @@ def perlin_noise(images: torch.Tensor, draws: Draws, *, severity: float | None, 
     """
     check_severity("perlin_noise", severity, perlin_physical, {"alpha": alpha})
     layer = (GAIN * turbulence(*images.shape[-2:], draws, images.device) + BIAS).clamp_(0, 1)
-    return (images * (1 - float(alpha))).add_(layer[:, None].to(images.dtype), alpha=float(alpha)).clamp_(0, 1)
+    blended = (images * (1 - float(alpha))).add_(layer[:, None].to(images.dtype), alpha=float(alpha))
+    return blended.clamp_(0, 1)

@@ -18,7 +18,15 @@ import math
 
 import torch
 
-from ._cbar import REFERENCE, cbar_levels, check_severity, float_parameter, image_size, pixel_scale
+from ._cbar import (
+    REFERENCE,
+    cbar_levels,
+    check_severity,
+    float_parameter,
+    image_size,
+    pixel_scale,
+    severity_rule,
+)
 from ._registry import Draws, register_corruption
 
 MAX_RAYS = 199  # C-bar: randint(50, 200)
@@ -76,10 +84,13 @@ def sample_sparkles(generator: torch.Generator, height: int, width: int, **_: ob
 
 @register_corruption("sparkles", family="weather", sample=sample_sparkles,
                      levels=cbar_levels((1.0, 2.0, 3.0, 5.0, 6.0), sparkles_physical),
-                     tags=("imagenet-c-bar",), reference=f"{REFERENCE} Sparkles")
+                     tags=("imagenet-c-bar",),
+                     derive=severity_rule("sparkles", sparkles_physical),
+                     reference=f"{REFERENCE} Sparkles")
 def sparkles(images: torch.Tensor, draws: Draws, *, severity: float | None, radius: float) -> torch.Tensor:
-    """Paint five white ray stars of ``radius`` (C-bar pixels at 224) over the image, one after another.
+    """Paint five white ray stars over the image, one after another.
 
+    ``radius`` is in C-bar pixels at 224.
     Each star blends towards white: x + w * (1 - x), w its weight. Ray lengths are floored at 1 px.
     Shape: (B, C, H, W) -> (B, C, H, W). Stochastic (centres, ray counts, ray lengths).
     """
@@ -114,7 +125,9 @@ def sample_inverse_sparkles(generator: torch.Generator, height: int, width: int,
 
 @register_corruption("inverse_sparkles", family="digital", sample=sample_inverse_sparkles,
                      levels=cbar_levels((1.0, 2.0, 4.0, 9.0, 10.0), inverse_sparkles_physical),
-                     tags=("imagenet-c-bar",), reference=f"{REFERENCE} InverseSparkles")
+                     tags=("imagenet-c-bar",),
+                     derive=severity_rule("inverse_sparkles", inverse_sparkles_physical),
+                     reference=f"{REFERENCE} InverseSparkles")
 def inverse_sparkles(images: torch.Tensor, draws: Draws, *, severity: float | None,
                      amount: float) -> torch.Tensor:
     """Show the image only through one ray star (radius a quarter of the size) on white.

@@ -19,7 +19,7 @@ import math
 
 import torch
 
-from ._cbar import REFERENCE, cbar_levels, check_severity, float_parameter
+from ._cbar import REFERENCE, cbar_levels, check_severity, float_parameter, severity_rule
 from ._registry import Draws, register_corruption
 
 TWO_PI = 2 * math.pi
@@ -78,7 +78,9 @@ def radius_from_centre(height: int, width: int) -> torch.Tensor:
 @functools.lru_cache(maxsize=16)
 def half_spectrum_maps(height: int, width: int, profile: str) -> tuple[torch.Tensor, ...]:
     """For the rolled spectrum Z (C-bar's roll by (H // 2, W // 2)) on the half plane kx = 0..W // 2:
-    the phase source and power at k and at -k. Z[k] = A[(k - (H // 2, W // 2)) mod (H, W)]."""
+    the phase source at k and at -k, half the power at k and at -k, and each column's count in the
+    full spectrum (1 for kx = 0 and, for an even width, kx = W / 2; 2 for the others).
+    Z[k] = A[(k - (H // 2, W // 2)) mod (H, W)]."""
     sources = phase_sources(height, width)
     radius = radius_from_centre(height, width)
     power = radius if profile == "blue" else 1 / (radius ** 2 + 1)
@@ -87,11 +89,15 @@ def half_spectrum_maps(height: int, width: int, profile: str) -> tuple[torch.Ten
 
     def at(rows: torch.Tensor, cols: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         y, x = (rows - height // 2) % height, (cols - width // 2) % width
-        return sources[y, x], power[y, x]
+        return sources[y, x], power[y, x] * 0.5
 
-    source, power_k = at(ky, kx)
-    mirror, power_mirror = at(-ky % height, -kx % width)
-    return source, mirror, power_k, power_mirror
+    source, half_power = at(ky, kx)
+    mirror, half_power_mirror = at(-ky % height, -kx % width)
+    counts = torch.full((width // 2 + 1,), 2.0, dtype=torch.float64)
+    counts[0] = 1.0
+    if width % 2 == 0:
+        counts[-1] = 1.0
+    return source, mirror, half_power, half_power_mirror, counts
 
 
 def random_phase_noise(draws: Draws, height: int, width: int, profile: str,
@@ -101,9 +107,10 @@ def random_phase_noise(draws: Draws, height: int, width: int, profile: str,
 
     The real part of an inverse FFT is the inverse real FFT of the spectrum's Hermitian part,
     (Z[k] + conj(Z[-k])) / 2, which needs trigonometry on the drawn half of the phases only and
-    half the transform.
+    half the transform; its variance follows from that half spectrum (Parseval).
     """
-    source, mirror, power_k, power_mirror = (t.to(device) for t in half_spectrum_maps(height, width, profile))
+    source, mirror, half_power, half_power_mirror, counts = (
+        t.to(device) for t in half_spectrum_maps(height, width, profile))
     flat = flat_phases(draws).to(torch.float64)
     batch, fields = flat.shape[:2]
     cos, sin = torch.cos(flat), torch.sin(flat)
@@ -112,10 +119,13 @@ def random_phase_noise(draws: Draws, height: int, width: int, profile: str,
         return values.gather(2, index.reshape(1, 1, -1).expand(batch, fields, -1)).reshape(
             batch, fields, *index.shape)
 
-    real = (gather(cos, source) * power_k + gather(cos, mirror) * power_mirror) * 0.5
-    imag = (gather(sin, source) * power_k - gather(sin, mirror) * power_mirror) * 0.5
+    real = gather(cos, source) * half_power + gather(cos, mirror) * half_power_mirror
+    imag = gather(sin, source) * half_power - gather(sin, mirror) * half_power_mirror
     noise = torch.fft.irfft2(torch.complex(real, imag), s=(height, width))
-    return noise, noise.std(dim=(-2, -1), correction=0, keepdim=True)
+    # Population variance = (sum over the full spectrum of |Z|^2 without the mean term) / N^2.
+    energy = ((real ** 2 + imag ** 2) * counts).sum(dim=(-2, -1)) - real[..., 0, 0] ** 2
+    std = torch.sqrt(energy.clamp_min(0)) / (height * width)
+    return noise, std[..., None, None]
 
 
 # ------------------------------------------------------------------------------------ blue_noise_sample
@@ -131,10 +141,12 @@ def sample_blue_noise(generator: torch.Generator, height: int, width: int, **_: 
 
 @register_corruption("blue_noise_sample", family="noise", sample=sample_blue_noise,
                      levels=cbar_levels((0.8, 1.6, 2.4, 4.0, 5.6), blue_noise_physical),
-                     tags=("imagenet-c-bar",), reference=f"{REFERENCE} BlueNoiseSample")
+                     tags=("imagenet-c-bar",),
+                     derive=severity_rule("blue_noise_sample", blue_noise_physical),
+                     reference=f"{REFERENCE} BlueNoiseSample")
 def blue_noise_sample(images: torch.Tensor, draws: Draws, *, severity: float | None,
                       threshold: float) -> torch.Tensor:
-    """Black out the pixels where a std-normalised blue-noise field is at or below ``threshold``.
+    """Black out the pixels where a std-normalised blue-noise field is at or below a threshold.
 
     Blue noise: power proportional to the distance from the spectrum's centre, random phases. One
     field for all channels. Shape: (B, C, H, W) -> (B, C, H, W). Stochastic (the phases).
@@ -157,7 +169,9 @@ def sample_brownish_noise(generator: torch.Generator, height: int, width: int, *
 
 @register_corruption("brownish_noise", family="noise", sample=sample_brownish_noise,
                      levels=cbar_levels((1.0, 2.0, 3.0, 4.0, 5.0), brownish_physical),
-                     tags=("imagenet-c-bar",), reference=f"{REFERENCE} BrownishNoise")
+                     tags=("imagenet-c-bar",),
+                     derive=severity_rule("brownish_noise", brownish_physical),
+                     reference=f"{REFERENCE} BrownishNoise")
 def brownish_noise(images: torch.Tensor, draws: Draws, *, severity: float | None,
                    intensity: float) -> torch.Tensor:
     """Add std-normalised brownish noise (power 1 / (r^2 + 1)), one field per channel.

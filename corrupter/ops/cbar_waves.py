@@ -13,7 +13,7 @@ import math
 
 import torch
 
-from ._cbar import REFERENCE, cbar_levels, check_severity, float_parameter, image_size
+from ._cbar import REFERENCE, cbar_levels, check_severity, float_parameter, image_size, severity_rule
 from ._registry import Draws, register_corruption
 
 
@@ -53,18 +53,23 @@ def sample_single_frequency(generator: torch.Generator, height: int, width: int,
 
 @register_corruption("single_frequency_greyscale", family="fourier", sample=sample_single_frequency,
                      levels=cbar_levels((1.0, 1.5, 2.0, 4.5, 5.0), single_frequency_physical),
-                     tags=("imagenet-c-bar",), reference=f"{REFERENCE} SingleFrequencyGreyscale")
+                     tags=("imagenet-c-bar",),
+                     derive=severity_rule("single_frequency_greyscale", single_frequency_physical),
+                     reference=f"{REFERENCE} SingleFrequencyGreyscale")
 def single_frequency_greyscale(images: torch.Tensor, draws: Draws, *, severity: float | None,
                                intensity: float) -> torch.Tensor:
     """Add a grey plane wave intensity * sin(fx * x + fy * y + phase) (8-bit levels), clipped.
 
     Shape: (B, C, H, W) -> (B, C, H, W). Stochastic (frequency and phase).
     """
-    check_severity("single_frequency_greyscale", severity, single_frequency_physical, {"intensity": intensity})
+    check_severity("single_frequency_greyscale", severity, single_frequency_physical,
+                   {"intensity": intensity})
     xs, ys = pixel_grid(*images.shape[-2:], images.device)
     frequency = draws["frequency"].to(torch.float64)
-    wave = torch.sin(xs * per_sample(frequency[:, 0]) + ys * per_sample(frequency[:, 1])
-                     + per_sample(draws["phase"]))
+    # sin(a + b) = sin a cos b + cos a sin b: trigonometry on one row and one column, not every pixel.
+    along_x = xs * per_sample(frequency[:, 0]) + per_sample(draws["phase"])
+    along_y = ys * per_sample(frequency[:, 1])
+    wave = torch.sin(along_x) * torch.cos(along_y) + torch.cos(along_x) * torch.sin(along_y)
     return add_grey(images, wave, intensity)
 
 
@@ -92,7 +97,9 @@ def sample_cocentric(generator: torch.Generator, height: int, width: int, **_: o
 
 @register_corruption("cocentric_sine_waves", family="noise", sample=sample_cocentric,
                      levels=cbar_levels((3.0, 5.0, 8.0, 9.0, 10.0), cocentric_physical),
-                     tags=("imagenet-c-bar",), reference=f"{REFERENCE} CocentricSineWaves")
+                     tags=("imagenet-c-bar",),
+                     derive=severity_rule("cocentric_sine_waves", cocentric_physical),
+                     reference=f"{REFERENCE} CocentricSineWaves")
 def cocentric_sine_waves(images: torch.Tensor, draws: Draws, *, severity: float | None,
                          intensity: float) -> torch.Tensor:
     """Add grey sawtooth rings about a random centre, their radius wobbling with the angle.
@@ -123,7 +130,8 @@ def sample_plasma(generator: torch.Generator, height: int, width: int, **_: obje
     time = torch.rand(1, generator=generator, dtype=torch.float64) * (6 * math.pi)
     iterations = torch.randint(4, 7, (1,), generator=generator)
     sharpness = 0.5 + torch.rand(1, generator=generator, dtype=torch.float64) * 0.5
-    scale = (0.075 + torch.rand(1, generator=generator, dtype=torch.float64) * 0.125) * image_size(height, width)
+    scale = 0.075 + torch.rand(1, generator=generator, dtype=torch.float64) * 0.125
+    scale = scale * image_size(height, width)
     return {"time": time, "iterations": iterations, "sharpness": sharpness, "scale": scale}
 
 
@@ -159,7 +167,9 @@ def plasma_pattern(height: int, width: int, draws: Draws, device: torch.device) 
 
 @register_corruption("plasma_noise", family="noise", sample=sample_plasma,
                      levels=cbar_levels((4.75, 7.0, 8.5, 9.25, 10.0), plasma_physical),
-                     tags=("imagenet-c-bar",), reference=f"{REFERENCE} PlasmaNoise")
+                     tags=("imagenet-c-bar",),
+                     derive=severity_rule("plasma_noise", plasma_physical),
+                     reference=f"{REFERENCE} PlasmaNoise")
 def plasma_noise(images: torch.Tensor, draws: Draws, *, severity: float | None,
                  intensity: float) -> torch.Tensor:
     """Blend in a coloured sinusoidal plasma: (1 - I / 255) * x + I / 255 * plasma, clipped.

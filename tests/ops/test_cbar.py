@@ -184,12 +184,28 @@ def test_levels_are_cbar_severities_and_their_parameters(name, cbar_stats, cbar_
             assert value == theirs, (name, level, key)
 
 
+def test_explicit_parameters_keep_the_severity_consistent():
+    spec = ops.get_corruption("brownish_noise")
+    assert spec.params(1, severity=7.0) == {"severity": 7.0, "intensity": 7.0 * 64 / 10}
+    assert spec.params(1, intensity=50) == {"severity": None, "intensity": 50}
+    assert spec.params(2, intensity=12.8) == {"severity": 2.0, "intensity": 12.8}  # the level's own value
+    assert spec.params(1, severity=None, intensity=50) == {"severity": None, "intensity": 50}
+    with pytest.raises(ValueError, match="severity 7.0 maps to intensity=44.8, not intensity=50"):
+        spec.params(1, severity=7.0, intensity=50)
+    for bad in (11, -1, "high", True):
+        with pytest.raises(ValueError, match="0-10 scale"):
+            spec.params(1, severity=bad)
+    caustic = ops.get_corruption("caustic_refraction").params(5, severity=2.35)
+    assert caustic == {**ops.get_corruption("caustic_refraction").params(1)}
+
+
 def test_a_severity_that_does_not_match_its_parameters_is_refused(photo_batch):
     spec = ops.get_corruption("brownish_noise")
     draws = ops.draw_batch(spec, spec.params(1), [make_generator(0)], 224, 224)
     with pytest.raises(ValueError, match=r"severity 1.0 maps to intensity=6.4, not intensity=50"):
-        spec.apply(photo_batch[:1], draws, **spec.params(1, intensity=50))
-    assert spec.apply(photo_batch[:1], draws, **spec.params(1, intensity=50, severity=None)).shape == (1, 3, 224, 224)
+        spec.apply(photo_batch[:1], draws, **{**spec.params(1), "intensity": 50})  # past params()
+    out = spec.apply(photo_batch[:1], draws, **{**spec.params(1), "intensity": 50, "severity": None})
+    assert out.shape == (1, 3, 224, 224)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -226,7 +242,8 @@ def replay_error(name: str, level: int, photos: dict, photo_batch: torch.Tensor,
 
 @pytest.mark.parametrize("name", NAMES)
 def test_replay_matches_every_reference_run(name, photos, photo_batch, cbar_stats, cbar_params):
-    errors = {level: replay_error(name, level, photos, photo_batch, cbar_stats, cbar_params) for level in (1, 5)}
+    errors = {level: replay_error(name, level, photos, photo_batch, cbar_stats, cbar_params)
+              for level in (1, 5)}
     assert max(errors.values()) <= REPLAY_TOLERANCE, errors
 
 
@@ -247,10 +264,12 @@ def photo_averaged(per_photo: list[dict[str, float]]) -> dict[str, float]:
 def reference_runs(stats: dict, name: str, level: int, photo_names: list[str]) -> list[dict[str, float]]:
     """Per seed, the photo-averaged reference statistics."""
     seeds = len(stats["runs"][name][str(level)][photo_names[0]])
-    return [photo_averaged([reference_entry(stats, name, level, p, s) for p in photo_names]) for s in range(seeds)]
+    return [photo_averaged([reference_entry(stats, name, level, p, s) for p in photo_names])
+            for s in range(seeds)]
 
 
-def our_runs(name: str, photos: dict, photo_batch: torch.Tensor, level: int, **overrides) -> list[dict[str, float]]:
+def our_runs(name: str, photos: dict, photo_batch: torch.Tensor, level: int,
+             **overrides) -> list[dict[str, float]]:
     """Per seed of OUR_SEEDS (shared by the five photos), our photo-averaged statistics."""
     spec = ops.get_corruption(name)
     names = sorted(photos)
@@ -263,7 +282,8 @@ def our_runs(name: str, photos: dict, photo_batch: torch.Tensor, level: int, **o
     return runs
 
 
-def seed_spread_gaps(ours: list[dict], ref: list[dict], z: float = 4.0, floor: float = FLOOR) -> dict[str, float]:
+def seed_spread_gaps(ours: list[dict], ref: list[dict], z: float = 4.0,
+                     floor: float = FLOOR) -> dict[str, float]:
     """Per statistic, |mean(ours) - mean(ref)| - (z * seed sd * sqrt(1/n_ours + 1/n_ref) + floor).
 
     A positive gap fails. (The shape of tests/reference_stats.py's harness, to move onto it.)
@@ -379,7 +399,8 @@ def cbar_phase_noise(phases: np.ndarray, middle: np.ndarray | None, power: np.nd
     else:
         column = np.concatenate((middle[:, None], np.array([[0.0]]), middle[::-1, None]), axis=0)
         full = np.concatenate((phases, column, phases[::-1, ::-1]), axis=1)
-    spectrum = np.roll(np.roll(power * (np.cos(full) + np.sin(full) * 1j), size // 2, axis=0), size // 2, axis=1)
+    spectrum = power * (np.cos(full) + np.sin(full) * 1j)
+    spectrum = np.roll(np.roll(spectrum, size // 2, axis=0), size // 2, axis=1)
     noise = np.real(np.fft.ifft2(spectrum))
     return noise / np.std(noise)
 
@@ -391,8 +412,8 @@ def test_phase_noise_is_cbar_construction_on_square_sizes(size):
     radius = np.array([[np.linalg.norm(np.array([x, y]) - centre) for x in range(size)] for y in range(size)])
     middle = draws["middle_phases"][0].numpy() if size % 2 else None
     expected = cbar_phase_noise(draws["phases"][0].numpy(), middle, radius)
-    noise, std = cbar_spectral.random_phase_noise({k: v[None] for k, v in draws.items()}, size, size, "blue",
-                                                  torch.device("cpu"))
+    batched = {k: v[None] for k, v in draws.items()}
+    noise, std = cbar_spectral.random_phase_noise(batched, size, size, "blue", torch.device("cpu"))
     assert np.allclose((noise / std)[0, 0].numpy(), expected, atol=1e-9)
 
 
@@ -409,8 +430,8 @@ def test_phase_noise_on_rectangles_is_real_part_of_the_rolled_spectrum(height, w
     radius = cbar_spectral.radius_from_centre(height, width)
     spectrum = torch.roll(torch.polar(radius.expand_as(full), full), (height // 2, width // 2), dims=(-2, -1))
     expected = torch.fft.ifft2(spectrum).real
-    noise, std = cbar_spectral.random_phase_noise({k: v[None] for k, v in draws.items()}, height, width, "blue",
-                                                  torch.device("cpu"))
+    batched = {k: v[None] for k, v in draws.items()}
+    noise, std = cbar_spectral.random_phase_noise(batched, height, width, "blue", torch.device("cpu"))
     assert torch.allclose(noise[0], expected, atol=1e-12)
     assert torch.allclose(std[0].flatten(), expected.std(dim=(-2, -1), correction=0))
 
