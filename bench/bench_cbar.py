@@ -57,13 +57,14 @@ def main() -> None:
     print("| corruption | corrupter ms/img | original ms/img (reference maker, not this run) | speed-up |")
     print("|---|---:|---:|---:|")
     for name in names:
-        print(f"| {name} | {ours[name]:.2f} | {ORIGINAL_MS[name]:,} | {speedup(ORIGINAL_MS[name], ours[name])} |")
+        original = ORIGINAL_MS[name]
+        print(f"| {name} | {ours[name]:.2f} | {original:,} | {speedup(original, ours[name])} |")
     total_ours, total_original = sum(ours.values()), sum(ORIGINAL_MS.values())
     print(f"| **sum of the 10** | **{total_ours:.1f}** | **{total_original:,}** | "
           f"**{speedup(total_original, total_ours)}** |")
     if args.json:
-        Path(args.json).write_text(json.dumps({"ours_ms": ours, "original_ms": ORIGINAL_MS, "machine": machine,
-                                               "level": args.level}, indent=2))
+        record = {"ours_ms": ours, "original_ms": ORIGINAL_MS, "machine": machine, "level": args.level}
+        Path(args.json).write_text(json.dumps(record, indent=2))
 
 
 if __name__ == "__main__":

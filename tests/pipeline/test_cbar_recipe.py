@@ -29,7 +29,8 @@ def test_the_recipe_plans_every_level_of_the_ten_corruptions():
     caustic = {v.level: v.param_dict for v in variants if v.corruption == "caustic_refraction"}
     assert [caustic[level]["severity"] for level in range(1, 6)] == [2.35, 3.2, 4.9, 6.6, 9.15]
     assert (config.preprocess.resize, config.preprocess.crop) == (256, 224)
-    assert (config.output.format, config.output.jpeg_quality, config.output.jpeg_encoder) == ("jpg", 85, "pillow")
+    output = config.output
+    assert (output.format, output.jpeg_quality, output.jpeg_encoder) == ("jpg", 85, "pillow")
 
 
 def test_explicit_severities_plan_with_their_parameters_and_contradictions_are_refused_before_work():
