@@ -23,6 +23,7 @@ import torch
 
 from ._cbar import (
     REFERENCE,
+    REFERENCE_SIZE,
     cbar_levels,
     check_severity,
     float_parameter,
@@ -39,7 +40,7 @@ LUMA = (0.2126, 0.7152, 0.0722)
 
 
 def caustic_physical(severity: float) -> dict[str, float]:
-    return {"lens_scale": float_parameter(severity, 0.5 * 224),
+    return {"lens_scale": float_parameter(severity, 0.5 * REFERENCE_SIZE),  # C-bar pixels at 224
             "lighting_amount": float_parameter(severity, 2.0)}
 
 

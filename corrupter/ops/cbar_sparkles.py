@@ -20,6 +20,7 @@ import torch
 
 from ._cbar import (
     REFERENCE,
+    REFERENCE_SIZE,
     cbar_levels,
     check_severity,
     float_parameter,
@@ -71,7 +72,7 @@ def star_weight(height: int, width: int, centre: torch.Tensor, lengths: torch.Te
 # -------------------------------------------------------------------------------------------- sparkles
 
 def sparkles_physical(severity: float) -> dict[str, float]:
-    return {"radius": float_parameter(severity, 0.1) * 224}
+    return {"radius": float_parameter(severity, 0.1) * REFERENCE_SIZE}  # C-bar pixels at 224
 
 
 def sample_sparkles(generator: torch.Generator, height: int, width: int, **_: object) -> Draws:
