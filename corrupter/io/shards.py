@@ -230,11 +230,11 @@ def iter_samples(stream: HashingReader, source: str, max_member_bytes: int = DEF
                 pending = key
                 if not info.isreg():
                     samples.reject(key, _not_a_file(info))
-                elif info.sparse is not None:
-                    samples.reject(key, f"member {info.name!r} is a sparse file (not supported)")
                 elif info.size > max_member_bytes:
                     samples.reject(key, f"member {info.name!r} declares {info.size:,} bytes, over the limit "
                                         f"of {max_member_bytes:,} (input.max_member_bytes); not read")
+                elif info.sparse is not None:
+                    samples.reject(key, f"member {info.name!r} is a sparse file (not supported)")
                 elif read_extensions is not None and ext not in read_extensions:
                     samples.add(key, ext, None)
                 elif key != samples.skipping:
