@@ -7,12 +7,12 @@ import json
 import posixpath
 import re
 import tarfile
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO, Collection, Iterator
+from typing import BinaryIO
 
 from .codec import IMAGE_EXTENSIONS
 from .limits import DEFAULT_MAX_MEMBER_BYTES, DEFAULT_NUM_CLASSES, MAX_JSON_BYTES, MAX_MEMBERS_PER_SAMPLE
-from .patterns import expand_shard_patterns  # noqa: F401  (where callers have always found it)
 from .tarstream import READ_SIZE, TarBytes, open_archive
 
 SAMPLE_EXTENSIONS = frozenset((*IMAGE_EXTENSIONS, "cls", "json"))  # what parse_sample reads
@@ -167,8 +167,8 @@ def _after_archive(data: TarBytes, end: int) -> tuple[str, str]:
     except ValueError:  # tarfile read on past a header it then found invalid (a pax header's body)
         return "error", f"corrupt tar header at byte {end} of the tar data; reading stopped there"
     zeros = 0  # zero bytes from ``end`` on
-    truncated = ("error", f"shard truncated: no end-of-archive marker after {end} bytes of tar data; "
-                          f"samples after that point are missing")
+    truncated = ("error", (f"shard truncated: no end-of-archive marker after {end} bytes of tar data; "
+                           f"samples after that point are missing"))
     while chunk := data.read(READ_SIZE):
         stripped = chunk.lstrip(b"\0")
         if not stripped:
@@ -256,7 +256,7 @@ def iter_samples(stream: HashingReader, source: str, max_member_bytes: int = DEF
         if state == "error":
             samples.out.append(Rejected("", message))
     except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
-        if pending:
+        if pending and tar.fileobj.tell() < tar.offset:  # stopped inside its data, not at the next header
             samples.reject(pending, f"shard truncated or corrupt inside this sample ({exc})")
         samples.close()
         samples.out.append(Rejected("", f"shard truncated or corrupt; reading stopped here "
@@ -303,7 +303,7 @@ def _metadata(data: bytes | None) -> dict:
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, an integer of too many digits
         raise ValueError(f"invalid json member: {exc}") from None
     if not isinstance(meta, dict):
-        raise ValueError("json member is not an object")
+        raise ValueError("json member is not an object")  # noqa: TRY004  (callers quarantine ValueErrors)
     return meta
 
 

@@ -91,20 +91,26 @@ class TarBytes:
         size = READ_SIZE if size is None or size < 0 else size
         if size == 0:
             return b""
-        end = self._start + len(self._buffer)
-        if self.position == end:
+        if self.position == self._start + len(self._buffer):
             data = self._fetch(size)
             if not data:
                 return b""
             self._buffer += data
+            if len(data) <= size:  # the usual case: handed on as fetched, without another copy
+                self.position += len(data)
+                self._trim()
+                return data
         offset = self.position - self._start
         out = bytes(self._buffer[offset:offset + size])
         self.position += len(out)
+        self._trim()
+        return out
+
+    def _trim(self) -> None:
         behind = self.position - WINDOW - self._start
-        if behind > WINDOW:  # trimmed in large steps: amortised, not per read
+        if behind > WINDOW:  # in large steps: amortised, not per read
             del self._buffer[:behind]
             self._start += behind
-        return out
 
     def rewind(self, position: int) -> None:
         """Read again from ``position`` (at most WINDOW bytes before the furthest byte read)."""
@@ -170,7 +176,7 @@ class GuardedTarInfo(tarfile.TarInfo):
 
     def _proc_member(self, tarfile_: tarfile.TarFile):  # type: ignore[override]
         if self.type in _EXTENDED and self.size > MAX_HEADER_BYTES:
-            raise OversizedHeader(f"extended tar header of {self.size} bytes (the limit is {MAX_HEADER_BYTES})")
+            raise OversizedHeader(f"extended tar header of {self.size:,} bytes (the limit is {MAX_HEADER_BYTES:,})")
         return super()._proc_member(tarfile_)
 
     def _proc_sparse(self, tarfile_: tarfile.TarFile):  # type: ignore[override]
@@ -188,13 +194,13 @@ class GuardedTarInfo(tarfile.TarInfo):
         self.size = real_size
         return self
 
-    def _proc_gnusparse_00(self, next, pax_headers, buf):  # noqa: A002  (tarfile's names)
+    def _proc_gnusparse_00(self, next, pax_headers, buf):  # tarfile's own names and signatures
         next.sparse = []
 
-    def _proc_gnusparse_01(self, next, pax_headers):  # noqa: A002
+    def _proc_gnusparse_01(self, next, pax_headers):
         next.sparse = []
 
-    def _proc_gnusparse_10(self, next, pax_headers, tarfile_):  # noqa: A002
+    def _proc_gnusparse_10(self, next, pax_headers, tarfile_):
         next.sparse = []  # the map sits in the member's data, skipped with it
 
 

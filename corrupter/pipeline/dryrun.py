@@ -8,7 +8,7 @@ tests and are not rerun here.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 

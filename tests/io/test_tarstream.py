@@ -17,9 +17,9 @@ from tests.badshards import (
     _add,
     _sample_start,
     tar_bytes,
+    write_bad_shard,
     write_concatenated_shard,
     write_gzip_bomb,
-    write_bad_shard,
     write_gzip_of_cut_tar,
 )
 
@@ -107,11 +107,13 @@ def test_an_oversized_extended_header_stops_reading_without_reading_it():
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for key, seed in FIVE[:2]:
             _add(tar, f"{key}.cls", str(seed).encode())
+        _add(tar, "s1.txt", b"not read, but whole: s1 is not cut")
         info = tarfile.TarInfo("long.jpg")
         info.pax_headers = {"comment": "x" * (2 * 1024**2)}
         tar.addfile(info, io.BytesIO(b""))
-    samples, _, errors = read(buffer.getvalue())
-    assert samples == ["s0", "s1"] and len(errors) == 1 and "extended tar header of" in errors[0]
+    samples, rejected, errors = read(buffer.getvalue(), read_extensions={"cls"})
+    assert samples == ["s0", "s1"] and not rejected
+    assert len(errors) == 1 and "extended tar header of 2,097," in errors[0] and "limit is 1,048,576" in errors[0]
 
 
 def test_members_over_the_limit_or_unneeded_are_never_read():

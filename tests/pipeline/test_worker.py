@@ -288,14 +288,19 @@ def test_labels_outside_num_classes_are_quarantined(tmp_path):
 def test_concatenated_cut_and_bomb_shards_through_the_worker(tmp_path):
     """Issue 15.3 and 15.6: every sample of a concatenation written; a gzip of a cut tar and a gzip
     bomb each leave a record; read = written + quarantined throughout."""
-    from tests.badshards import CONCATENATED_KEYS, write_concatenated_shard, write_gzip_bomb, write_gzip_of_cut_tar
+    from tests.badshards import (
+        CONCATENATED_KEYS,
+        write_concatenated_shard,
+        write_gzip_bomb,
+        write_gzip_of_cut_tar,
+    )
 
     write_concatenated_shard(tmp_path / "cat.tar")
     kept = write_gzip_of_cut_tar(tmp_path / "cut.tar.gz")
     write_gzip_bomb(tmp_path / "bomb.tar.gz")
     config = make_config([tmp_path / "cat.tar", tmp_path / "cut.tar.gz", tmp_path / "bomb.tar.gz"], tmp_path / "out")
     config = config.model_copy(update={"corruptions": config.corruptions[:1]})
-    receipts = {r["source"]["uri"].rsplit("/", 1)[1]: r for r in run_all(config) if r["severity"] == 1}
+    receipts = {r["source"]["uri"].rsplit("/", 1)[1]: r for r in run_all(config) if r["level"] == 1}
     for receipt in receipts.values():
         assert receipt["samples_read"] == receipt["samples"] + len(receipt["quarantined"])
     assert receipts["cat.tar"]["samples"] == len(CONCATENATED_KEYS) and receipts["cat.tar"]["source"]["errors"] == []
