@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, Literal
 
@@ -68,7 +69,24 @@ class CorruptionRequest(_Strict):
             unknown = (set(self.params) | set(self.grid)) - known
             if unknown:
                 raise ValueError(f"{name}: unknown parameter(s) {sorted(unknown)}; known: {sorted(known)}")
+        values = [(k, v) for k, v in self.params.items()] + [(k, v) for k, vs in self.grid.items() for v in vs]
+        for key, value in values:
+            if not _json_finite(value):
+                raise ValueError(f"{self.name}: parameter {key} = {value!r} is not a finite number; manifests "
+                                 f"are JSON, which has no infinity or NaN (write the string 'inf' where an "
+                                 f"op takes it, e.g. gaussian_high_pass sigma: inf)")
         return self
+
+
+def _json_finite(value: Any) -> bool:
+    """False for a float infinity or NaN anywhere in a parameter value (lists included)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, (list, tuple)):
+        return all(_json_finite(v) for v in value)
+    if isinstance(value, dict):
+        return all(_json_finite(v) for v in value.values())
+    return True
 
 
 def expand_name(name: str) -> list[str]:
