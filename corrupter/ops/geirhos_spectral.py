@@ -54,6 +54,8 @@ def phase_shift_field(uniform: torch.Tensor, height: int, width: int, width_deg:
     (element L // 2, DC for even sizes, is untouched; so are row 0 and column 0). The partner of
     element m is L - 1 - m, so a pair gets +a_m and -a_(L-1-m-(L//2+1)): unrelated shifts, not the
     mirrored -a_m a Hermitian scramble needs. Kept: the published stimuli were made this way.
+    The original runs on even H and W only (L odd); for an odd side (L even) its subtraction does
+    not fit and raises, and we shift the last L // 2 elements, leaving none untouched.
     """
     shifts = (uniform - 0.5) * (2 * width_deg / 180 * math.pi)
     count = shifts.shape[-1]
@@ -102,9 +104,16 @@ def amplitude_for(spectrum: torch.Tensor, height: int, width: int) -> torch.Tens
     """
     if (height, width) != (SPECTRUM_SIZE, SPECTRUM_SIZE):
         pixels = height * width / SPECTRUM_SIZE ** 2
+        centre = SPECTRUM_SIZE // 2
+        dc = spectrum[centre, centre].item()
+        # DC (the mean, 50x its neighbours) must not leak into the frequencies interpolated next to
+        # it: stand in the mean of its four neighbours while resampling.
+        spectrum = spectrum.clone()
+        spectrum[centre, centre] = (spectrum[centre - 1, centre] + spectrum[centre + 1, centre]
+                                    + spectrum[centre, centre - 1] + spectrum[centre, centre + 1]) / 4
         rows = _resample_axis(spectrum, height, dim=0)
         spectrum = _resample_axis(rows, width, dim=1) * math.sqrt(pixels)
-        spectrum[height // 2, width // 2] *= math.sqrt(pixels)  # DC: N / 224^2 in all
+        spectrum[height // 2, width // 2] = dc * pixels
     return torch.fft.ifftshift(spectrum, dim=(-2, -1))
 
 
