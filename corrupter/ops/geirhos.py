@@ -18,6 +18,7 @@ streams cannot be reproduced, their statistics are (tests/ops/test_geirhos.py).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 
@@ -205,6 +206,30 @@ def opponent_colour_map() -> tuple[torch.Tensor, torch.Tensor]:
     return back @ swap @ cones, back @ (white - swap @ white)
 
 
+NEAREST_CELLS = 2 ** 17  # finer than the closest two midpoints of the gamma table (8.9e-6 apart)
+
+
+@functools.lru_cache(maxsize=8)
+def nearest_level_tables(gamma: tuple[float, ...], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Tables answering "nearest gamma entry to v" for v in [0, 1] with one lookup per value.
+
+    The nearest entry (ties to the lower, as argmin) is the count of midpoints m_j = (g_j + g_j+1) / 2
+    below v. Cell c = floor(v * NEAREST_CELLS) holds at most one midpoint: ``below[c]`` counts the
+    midpoints under the cell, ``inside[c]`` is the one in it (+inf if none); the answer is
+    below[c] + (v > inside[c]).
+    """
+    table = torch.tensor(gamma, dtype=torch.float64)
+    midpoints = (table[1:] + table[:-1]) / 2
+    if not bool((torch.diff(midpoints) > 1 / NEAREST_CELLS).all()):
+        raise ValueError("gamma table: two midpoints share a lookup cell; raise NEAREST_CELLS")
+    edges = torch.arange(NEAREST_CELLS + 1, dtype=torch.float64) / NEAREST_CELLS
+    below = torch.searchsorted(midpoints, edges)  # midpoints < edge (left side: equal ones not counted)
+    inside = torch.full((NEAREST_CELLS + 1,), math.inf, dtype=torch.float64)
+    cells = (midpoints * NEAREST_CELLS).floor().to(torch.int64)
+    inside[cells] = midpoints
+    return below.to(device=device, dtype=torch.float64), inside.to(device)
+
+
 @register_corruption("false_colour", family="digital", levels=({},), tags=TAG,
                      assets=("geirhos_gamma_table",),
                      reference=f"{REFERENCE} false_colour (model-vs-human false-colour 'False')")
@@ -217,16 +242,22 @@ def false_colour(images: torch.Tensor, draws: Draws, *,
     applied, the result is clipped to [0, 1] and mapped back to the level whose gamma entry is
     nearest (ties to the lower level, as its argmin), so the output is exactly level / 255. Input
     off the 8-bit grid is rounded to the nearest level (the original asserts it is on the grid).
-    Computed in float64 (nearest-entry decisions). Shape: (B, 3, H, W) -> (B, 3, H, W).
-    Deterministic; colour.
+    Computed in float64; the nearest entry comes from midpoint tables (``nearest_level_tables``),
+    the same answer as comparing the two bracketing entries for every one of the 2^24 8-bit
+    colours (checked once, all three channels; tests/ops/test_geirhos.py checks a sample).
+    Shape: (B, 3, H, W) -> (B, 3, H, W). Deterministic; colour.
     """
     table = assets["geirhos_gamma_table"].to(device=images.device, dtype=torch.float64)
+    below, inside = nearest_level_tables(tuple(table.tolist()), images.device)
     matrix, offset = (t.to(images.device) for t in opponent_colour_map())
-    levels = (images * 255).round_().clamp_(0, 255).to(torch.int64)
-    linear = table[levels]  # (B, 3, H, W) float64
+    # int32 indices and index_select: the fast gather on the CPU
+    levels = (images * 255).round_().clamp_(0, 255).to(torch.int32)
+    linear = table.index_select(0, levels.reshape(-1)).view(images.shape)  # (B, 3, H, W) float64
     swapped = torch.einsum("ij,bjhw->bihw", matrix, linear).add_(offset[:, None, None]).clamp_(0, 1)
-    upper = torch.searchsorted(table, swapped.contiguous()).clamp_(1, 255)  # table[upper-1] < v <= table[upper]
-    lower = upper - 1
-    nearer_lower = (swapped - table[lower]) <= (table[upper] - swapped)
-    nearest = torch.where(nearer_lower, lower, upper)
-    return nearest.to(images.dtype) / 255
+    flat = swapped.reshape(-1)
+    cells = (flat * NEAREST_CELLS).to(torch.int32)
+    # v > inside[c] as sign(v - inside[c]) clipped at 0 (+inf: -1 -> 0): float comparisons are not
+    # vectorised on the CPU
+    above = torch.sign(flat - inside.index_select(0, cells)).clamp_(min=0)
+    nearest = below.index_select(0, cells).add_(above)
+    return nearest.view(images.shape).to(images.dtype) / 255

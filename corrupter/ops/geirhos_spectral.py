@@ -9,6 +9,7 @@ the same numbers as the original's complex transforms, for half the work.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 
@@ -46,25 +47,34 @@ def sample_phase_shifts(generator: torch.Generator, height: int, width: int, /, 
     return {"uniform": torch.rand(phase_shift_count(height, width), generator=generator)}
 
 
-def phase_shift_field(uniform: torch.Tensor, height: int, width: int, width_deg: float) -> torch.Tensor:
-    """(B, H, W) phase shifts in radians, centred (fftshift) order, laid out as the original does.
+def phase_shift_layout(height: int, width: int) -> torch.Tensor:
+    """Which shift each frequency gets, as the original lays them out: (H, W) int64, centred order.
 
-    ``shift_phases`` flattens the [1:, 1:] block (length L), adds a = (u - 0.5) * 2 * width * pi/180
-    to its first L // 2 elements and subtracts the same a, IN THE SAME ORDER, from its last L // 2
-    (element L // 2, DC for even sizes, is untouched; so are row 0 and column 0). The partner of
-    element m is L - 1 - m, so a pair gets +a_m and -a_(L-1-m-(L//2+1)): unrelated shifts, not the
-    mirrored -a_m a Hermitian scramble needs. Kept: the published stimuli were made this way.
-    The original runs on even H and W only (L odd); for an odd side (L even) its subtraction does
-    not fit and raises, and we shift the last L // 2 elements, leaving none untouched.
+    Entries index the extended shift vector e = [0, a_0 .. a_(n-1), -a_0 .. -a_(n-1)] (n =
+    phase_shift_count; a_m = (u_m - 0.5) * 2 * width * pi / 180). ``shift_phases`` flattens the
+    [1:, 1:] block of the centred spectrum (length L), adds a to its first n elements and subtracts
+    the same a, IN THE SAME ORDER, from its last n (element L // 2, DC for even sizes, is untouched;
+    so are row 0 and column 0). The partner of element m is L - 1 - m, so a pair gets +a_m and
+    -a_(L-1-m-(L//2+1)): unrelated shifts, not the mirrored -a_m a Hermitian scramble needs. Kept:
+    the published stimuli were made this way. The original runs on even H and W only (L odd); for
+    an odd side (L even) its subtraction does not fit and raises, and we shift the last n elements,
+    leaving none untouched.
     """
-    shifts = (uniform - 0.5) * (2 * width_deg / 180 * math.pi)
-    count = shifts.shape[-1]
-    block = shifts.new_zeros(shifts.shape[0], (height - 1) * (width - 1))
-    block[:, :count] = shifts
-    block[:, block.shape[-1] - count:] = -shifts
-    field = shifts.new_zeros(shifts.shape[0], height, width)
-    field[:, 1:, 1:] = block.view(-1, height - 1, width - 1)
-    return field
+    count = phase_shift_count(height, width)
+    block = torch.zeros((height - 1) * (width - 1), dtype=torch.int64)
+    block[:count] = torch.arange(1, count + 1)
+    block[block.numel() - count:] = torch.arange(count + 1, 2 * count + 1)
+    layout = torch.zeros(height, width, dtype=torch.int64)
+    layout[1:, 1:] = block.view(height - 1, width - 1)
+    return layout
+
+
+@functools.lru_cache(maxsize=16)
+def shift_indices(height: int, width: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """For the rfft2 half plane (unshifted order, flattened): where in e each frequency's own shift
+    D(k) and its conjugate partner's D(-k) are; int32 for the CPU's fast index_select."""
+    own = torch.fft.ifftshift(phase_shift_layout(height, width), dim=(-2, -1))
+    return tuple(half_plane(f).reshape(-1).to(device=device, dtype=torch.int32) for f in (own, mirrored(own)))
 
 
 @register_corruption("phase_noise", family="fourier", levels=PHASE_NOISE_LEVELS, sample=sample_phase_shifts,
@@ -72,7 +82,7 @@ def phase_shift_field(uniform: torch.Tensor, height: int, width: int, width_deg:
 def phase_noise(images: torch.Tensor, draws: Draws, *, width: float) -> torch.Tensor:
     """Greyscale, each frequency's phase shifted by U(-width, width) degrees, real part, clipped.
 
-    The original's pairing quirk is kept (see ``phase_shift_field``): conjugate frequencies get
+    The original's pairing quirk is kept (see ``phase_shift_layout``): conjugate frequencies get
     unrelated shifts, the spectrum stops being Hermitian and the real part loses energy, so contrast
     falls as the width grows (about 1/sqrt(2) of the amplitude at 180 degrees).
     Shape: (B, 3, H, W) -> (B, 3, H, W). Stochastic ((H-1)(W-1)/2 uniforms).
@@ -82,13 +92,16 @@ def phase_noise(images: torch.Tensor, draws: Draws, *, width: float) -> torch.Te
     luminance = grey(images)
     if height < 2 or width_px < 2:
         return stacked(luminance.clamp_(0, 1))  # no [1:, 1:] block: nothing is shifted
-    uniform = draws["uniform"].to(luminance.dtype)
-    shift = torch.fft.ifftshift(phase_shift_field(uniform, height, width_px, w), dim=(-2, -1))
-    # Re ifft2(F e^{iD}) = irfft2 of F(k) (e^{iD(k)} + e^{-iD(-k)}) / 2 = F(k) cos(t) e^{is},
-    # s = (D(k) - D(-k)) / 2, t = (D(k) + D(-k)) / 2.
-    partner = mirrored(shift)
-    s, t = half_plane((shift - partner) / 2), half_plane((shift + partner) / 2)
-    spectrum = torch.fft.rfft2(luminance) * torch.polar(torch.cos(t), s)
+    shifts = (draws["uniform"].to(luminance.dtype) - 0.5) * (2 * w / 180 * math.pi)
+    cosine, sine = torch.cos(shifts), torch.sin(shifts)
+    unshifted = shifts.new_zeros(len(shifts), 1)  # e_0: the frequencies the original leaves alone
+    cos_e, sin_e = torch.cat([unshifted + 1, cosine, cosine], dim=1), torch.cat([unshifted, sine, -sine], dim=1)
+    own, partner = shift_indices(height, width_px, images.device)
+    # Re ifft2(F e^{iD}) = irfft2 of F(k) (e^{iD(k)} + e^{-iD(-k)}) / 2 on the half plane.
+    real = cos_e.index_select(1, own).add_(cos_e.index_select(1, partner)).mul_(0.5)
+    imag = sin_e.index_select(1, own).sub_(sin_e.index_select(1, partner)).mul_(0.5)
+    factor = torch.complex(real, imag).view(len(shifts), height, width_px // 2 + 1)
+    spectrum = torch.fft.rfft2(luminance).mul_(factor)
     return stacked(torch.fft.irfft2(spectrum, s=(height, width_px)).clamp_(0, 1))
 
 

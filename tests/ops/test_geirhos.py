@@ -236,18 +236,18 @@ def test_phase_noise_is_the_full_complex_construction(size, photo_batch):
 
 def test_phase_shifts_pair_conjugates_in_the_same_order():
     """Element m of the [1:, 1:] block gets +a_m; its conjugate partner L-1-m gets -a_(L-1-m-(L//2+1)),
-    not -a_m (SOURCE.md: the published stimuli carry this)."""
+    not -a_m (SOURCE.md: the published stimuli carry this). Layout entries: 0 none, 1..n +a, n+1..2n -a."""
     height, width = 6, 8
     count = geirhos_spectral.phase_shift_count(height, width)
-    uniform = torch.linspace(0.05, 0.95, count, dtype=torch.float64)[None]
-    field = geirhos_spectral.phase_shift_field(uniform, height, width, 180.0)[0]
-    shifts = (uniform[0] - 0.5) * 2 * math.pi
-    block = field[1:, 1:].reshape(-1)
+    layout = geirhos_spectral.phase_shift_layout(height, width)
+    block = layout[1:, 1:].reshape(-1)
     length = block.numel()
-    assert torch.equal(block[:count], shifts) and torch.equal(block[length - count:], -shifts)
-    assert block[count] == 0 and not field[0].any() and not field[:, 0].any()
+    assert torch.equal(block[:count], torch.arange(1, count + 1))
+    assert torch.equal(block[length - count:], torch.arange(count + 1, 2 * count + 1))
+    assert block[count] == 0 and not layout[0].any() and not layout[:, 0].any()
     m = 3
-    assert block[length - 1 - m] == -shifts[length - 1 - m - (length // 2 + 1)] != -shifts[m]
+    partner = block[length - 1 - m] - 1 - count  # index of the a it subtracts
+    assert partner == length - 1 - m - (length // 2 + 1) != m
 
 
 def test_phase_noise_contrast_falls_with_width_as_in_the_original(photos, photo_batch, reference):
@@ -357,6 +357,23 @@ def test_false_colour_outputs_levels_and_rounds_off_grid_input(photo_batch):
     nudged = (photo_batch[:2] + 0.3 / 255).clamp(max=1)
     assert torch.equal(corrupt("false_colour", nudged, {}, []), out)
     assert not torch.equal(out[:, 0], out[:, 1])  # colour out
+
+
+def test_false_colour_lookup_is_the_nearest_gamma_entry():
+    """The midpoint tables against the definition (nearest entry by |v - g|, ties to the lower) on
+    200,000 random colours and every grey: the kernel's float64 values before quantisation."""
+    table = geirhos_gamma_table()
+    generator = torch.Generator().manual_seed(0)
+    levels = torch.cat([torch.randint(0, 256, (3, 200_000), generator=generator),
+                        torch.arange(256).expand(3, 256)], dim=1)
+    images = (levels.float() / 255)[None, :, :, None]
+    out = ops.get_corruption("false_colour").apply(images, {}, assets={"geirhos_gamma_table": table})
+    matrix, offset = geirhos.opponent_colour_map()
+    swapped = (torch.einsum("ij,jn->in", matrix, table[levels]) + offset[:, None]).clamp(0, 1)
+    upper = torch.searchsorted(table, swapped.contiguous()).clamp(1, 255)
+    lower = upper - 1
+    nearest = torch.where((swapped - table[lower]) <= (table[upper] - swapped), lower, upper)
+    assert torch.equal((out[0, :, :, 0] * 255).round().long(), nearest)
 
 
 def test_false_colour_of_mid_grey_stays_grey():
