@@ -69,12 +69,12 @@ class CorruptionRequest(_Strict):
             unknown = (set(self.params) | set(self.grid)) - known
             if unknown:
                 raise ValueError(f"{name}: unknown parameter(s) {sorted(unknown)}; known: {sorted(known)}")
-        values = [(k, v) for k, v in self.params.items()] + [(k, v) for k, vs in self.grid.items() for v in vs]
+        values = list(self.params.items()) + [(k, v) for k, vs in self.grid.items() for v in vs]
         for key, value in values:
             if not _json_finite(value):
-                raise ValueError(f"{self.name}: parameter {key} = {value!r} is not a finite number; manifests "
-                                 f"are JSON, which has no infinity or NaN (write the string 'inf' where an "
-                                 f"op takes it, e.g. gaussian_high_pass sigma: inf)")
+                raise ValueError(f"{self.name}: parameter {key} = {value!r} is not a finite number; "
+                                 f"manifests are JSON, which has no infinity or NaN (write the string "
+                                 f"'inf' where an op takes it, e.g. gaussian_high_pass sigma: inf)")
         return self
 
 

@@ -1,4 +1,4 @@
-"""Bundled data the kernels need (frost textures, Geirhos et al. 2018 tables), loaded once, handed to kernels as tensors."""
+"""Bundled data the kernels need (frost textures, Geirhos et al. 2018 tables), loaded once, as tensors."""
 
 from __future__ import annotations
 

@@ -87,7 +87,8 @@ def _axis_operator(n: int, sigma: float, device: torch.device, dtype: torch.dtyp
     block = None
     if corner > 0:  # lower-left corner of G beyond the radius (rows radius+1.., columns ..corner-1)
         rows, cols = offsets[radius + 1:, None], offsets[None, :corner]
-        block = torch.where(rows - cols > radius, full[radius + 1:, :corner], 0.0).to(device=device, dtype=dtype)
+        block = torch.where(rows - cols > radius, full[radius + 1:, :corner], 0.0)
+        block = block.to(device=device, dtype=dtype)
     return ("lowrank", left, right, block, radius)
 
 

@@ -69,8 +69,9 @@ def grayscale_contrast(images: torch.Tensor, draws: Draws, *, contrast: float) -
     return stacked(grey(images).mul_(c).add_((1 - c) / 2).clamp_(0, 1))
 
 
-@register_corruption("uniform_noise", family="noise", levels=UNIFORM_NOISE_LEVELS, sample=sample_pixel_uniform,
-                     tags=TAG, reference=f"{REFERENCE} uniform_noise(x, width, 0.3, rng)")
+@register_corruption("uniform_noise", family="noise", levels=UNIFORM_NOISE_LEVELS,
+                     sample=sample_pixel_uniform, tags=TAG,
+                     reference=f"{REFERENCE} uniform_noise(x, width, 0.3, rng)")
 def uniform_noise(images: torch.Tensor, draws: Draws, *, width: float) -> torch.Tensor:
     """Greyscale at contrast 0.3, plus U(-width, width) per pixel, clipped to [0, 1].
 
@@ -84,7 +85,8 @@ def uniform_noise(images: torch.Tensor, draws: Draws, *, width: float) -> torch.
 
 @register_corruption("salt_and_pepper_noise", family="noise", levels=SALT_AND_PEPPER_LEVELS,
                      sample=sample_pixel_uniform, tags=TAG,
-                     reference=f"{REFERENCE} salt_and_pepper_noise(x, p, 0.3, rng) (the paper's training experiments)")
+                     reference=f"{REFERENCE} salt_and_pepper_noise(x, p, 0.3, rng) "
+                               f"(the paper's training experiments)")
 def salt_and_pepper_noise(images: torch.Tensor, draws: Draws, *, probability: float) -> torch.Tensor:
     """Greyscale at contrast 0.3, then each pixel white with probability p/2, black with p/2.
 

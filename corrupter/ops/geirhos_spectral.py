@@ -95,7 +95,8 @@ def phase_noise(images: torch.Tensor, draws: Draws, *, width: float) -> torch.Te
     shifts = (draws["uniform"].to(luminance.dtype) - 0.5) * (2 * w / 180 * math.pi)
     cosine, sine = torch.cos(shifts), torch.sin(shifts)
     unshifted = shifts.new_zeros(len(shifts), 1)  # e_0: the frequencies the original leaves alone
-    cos_e, sin_e = torch.cat([unshifted + 1, cosine, cosine], dim=1), torch.cat([unshifted, sine, -sine], dim=1)
+    cos_e = torch.cat([unshifted + 1, cosine, cosine], dim=1)
+    sin_e = torch.cat([unshifted, sine, -sine], dim=1)
     own, partner = shift_indices(height, width_px, images.device)
     # Re ifft2(F e^{iD}) = irfft2 of F(k) (e^{iD(k)} + e^{-iD(-k)}) / 2 on the half plane.
     real = cos_e.index_select(1, own).add_(cos_e.index_select(1, partner)).mul_(0.5)
@@ -136,7 +137,8 @@ def _resample_axis(spectrum: torch.Tensor, size: int, dim: int) -> torch.Tensor:
     source = source.clamp(0, SPECTRUM_SIZE - 1)
     below = source.floor().to(torch.int64).clamp(max=SPECTRUM_SIZE - 2)
     frac = (source - below).to(spectrum.dtype)
-    lo, hi = spectrum.index_select(dim, below.to(spectrum.device)), spectrum.index_select(dim, (below + 1).to(spectrum.device))
+    below = below.to(spectrum.device)
+    lo, hi = spectrum.index_select(dim, below), spectrum.index_select(dim, below + 1)
     shape = [1, 1]
     shape[dim] = size
     frac = frac.to(spectrum.device).view(shape)
@@ -156,7 +158,8 @@ def power_equalisation(images: torch.Tensor, draws: Draws, *,
     Deterministic; one level, no parameters.
     """
     height, width = images.shape[-2], images.shape[-1]
-    amplitude = amplitude_for(assets["geirhos_power_spectrum"].to(images.device, torch.float64), height, width)
+    mean_spectrum = assets["geirhos_power_spectrum"].to(images.device, torch.float64)
+    amplitude = amplitude_for(mean_spectrum, height, width)
     # Re ifft2(A e^{i phase}) = irfft2 of (A(k) + A(-k)) / 2 * e^{i phase(k)} (phase(-k) = -phase(k)).
     amplitude = half_plane((amplitude + mirrored(amplitude)) / 2).to(images.dtype)
     spectrum = torch.fft.rfft2(grey(images))

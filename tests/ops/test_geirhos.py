@@ -81,7 +81,8 @@ PAIRS = level_pairs(json.loads((DATA / "stats.json").read_text()))
 
 def corrupt(name: str, images: torch.Tensor, params: dict, seeds: list[int]) -> torch.Tensor:
     spec = ops.get_corruption(name)
-    out, _ = ops.apply_batch(spec, images, params, [make_generator(s) for s in seeds], load_assets(spec.assets))
+    generators = [make_generator(s) for s in seeds]
+    out, _ = ops.apply_batch(spec, images, params, generators, load_assets(spec.assets))
     return out
 
 
@@ -96,7 +97,8 @@ def reference_runs(reference: dict, op: str, level: str) -> list[dict[str, float
     return [photo_averaged([per_photo[p][s] for p in photos]) for s in range(len(per_photo[photos[0]]))]
 
 
-def our_runs(name: str, params: dict, photos: dict, photo_batch: torch.Tensor, seeds: int) -> list[dict[str, float]]:
+def our_runs(name: str, params: dict, photos: dict, photo_batch: torch.Tensor,
+             seeds: int) -> list[dict[str, float]]:
     """Per seed (each photo its own generator), our photo-averaged statistics of the uint8 output."""
     names = sorted(photos)
     images = photo_batch.repeat(seeds, 1, 1, 1)
@@ -185,7 +187,8 @@ NEIGHBOURS = [(r, lvl, o, n) for r, lvl, o, n in PAIRS
               if len(ops.get_corruption(o).levels) > 1 and o != "rotation"]
 
 
-@pytest.mark.parametrize("ref_op, ref_level, name, level", NEIGHBOURS, ids=[f"{p[2]}-{p[3]}" for p in NEIGHBOURS])
+@pytest.mark.parametrize("ref_op, ref_level, name, level", NEIGHBOURS,
+                         ids=[f"{p[2]}-{p[3]}" for p in NEIGHBOURS])
 def test_statistics_tell_a_level_from_its_neighbour(ref_op, ref_level, name, level, reference):
     """The criterion fails our op run at the next level's parameters (the previous one for the last
     level; two levels away where NEIGHBOUR_STEP says so). Rotation is left out: 90 and 270 degrees
@@ -223,7 +226,8 @@ def phase_noise_full_complex(grey: np.ndarray, uniform: np.ndarray, width_deg: f
 @pytest.mark.parametrize("size", [(224, 224), (72, 100)])
 def test_phase_noise_is_the_full_complex_construction(size, photo_batch):
     """Our rfft2 / Hermitian-part form gives the original's numbers on the same draws."""
-    images = torch.nn.functional.interpolate(photo_batch[:2], size=size, mode="bilinear", antialias=True).clamp(0, 1)
+    images = torch.nn.functional.interpolate(photo_batch[:2], size=size, mode="bilinear", antialias=True)
+    images = images.clamp(0, 1)
     spec = ops.get_corruption("phase_noise")
     gens = [make_generator(s) for s in (3, 4)]
     out, draws = ops.apply_batch(spec, images.double(), {"width": 150}, gens)
