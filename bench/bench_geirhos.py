@@ -68,6 +68,35 @@ def cell_runner(name: str, level: int, images: torch.Tensor):
     return once
 
 
+def floors(images: torch.Tensor, seconds: float) -> dict[str, float]:
+    """CPU ms per 224x224 image of steps the ops cannot avoid: the grey step with its 3-channel
+    output and the pipeline's quantisation (every op but false_colour), one uniform per pixel from
+    a sample's generator (the noise ops; phase_noise draws half as many), one rfft2 + irfft2 pair
+    (the Fourier ops)."""
+    from corrupter.ops._geirhos_common import grey, stacked
+
+    generator = make_generator(0)
+    planes = grey(images)
+    steps = {
+        "grey + 3 equal channels + quantize_uint8": lambda: ops.quantize_uint8(stacked(grey(images))),
+        "torch.rand(224, 224) from a sample's generator": lambda: [torch.rand(224, 224, generator=generator)
+                                                                   for _ in range(len(images))],
+        "rfft2 + irfft2, 224x224 float32": lambda: torch.fft.irfft2(torch.fft.rfft2(planes), s=(224, 224)),
+    }
+    out = {}
+    for label, step in steps.items():
+        step()
+        best = float("inf")
+        for _ in range(ROUNDS):
+            start, runs = time.thread_time(), 0
+            while time.thread_time() - start < seconds / ROUNDS or runs < 2:
+                step()
+                runs += 1
+            best = min(best, (time.thread_time() - start) / (runs * len(images)) * 1000)
+        out[label] = best
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=1.0, help="per cell, all rounds together")
@@ -107,8 +136,12 @@ def main() -> None:
         label = ", ".join(f"{k}={v}" for k, v in params.items()) or "-"
         print(f"| {name} | {level} | {label} | {ours:.3f} | {ref} | {ratio} |")
         rows.append({"op": name, "level": level, "params": params, "ms": ours, "original_ms": [low, high]})
+    unavoidable = floors(images, args.seconds)
+    print("\n| unavoidable step | CPU ms/img |\n|---|---:|")
+    for label, ms in unavoidable.items():
+        print(f"| {label} | {ms:.3f} |")
     if args.json:
-        Path(args.json).write_text(json.dumps({"machine": machine, "cells": rows}, indent=2))
+        Path(args.json).write_text(json.dumps({"machine": machine, "cells": rows, "floors": unavoidable}, indent=2))
 
 
 if __name__ == "__main__":
