@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from corrupter import ops
+from corrupter.cli.preview import CELL, HEADER_H, LABEL_W, _label, write_preview
 from corrupter.config import ConfigError, load_config
 from corrupter.config.loading import config_digest, release_identity
 from corrupter.io.manifest import build_manifest, dump_manifest
@@ -83,9 +84,16 @@ def test_the_recipe_runs_end_to_end_on_a_sample_shard(tmp_path):
         assert grey == (receipt["corruption"] != "false_colour"), receipt["path"]
     manifest = build_manifest(name=config.name, version=config.version, config=release_identity(config),
                               digest=config_digest(config), seed_scheme=SEED_SCHEME, receipts=receipts)
-    loaded = strict_json(dump_manifest(manifest))
+    (root / "manifest.json").write_bytes(dump_manifest(manifest))
+    loaded = strict_json((root / "manifest.json").read_bytes())
     assert {(s["corruption"], s["level"]) for s in loaded["shards"]} == {
         (op, n) for op, count in LEVEL_COUNTS.items() for n in range(1, count + 1)}
+    # The preview: one row per op, clean + its levels as columns (up to 8), headed by their parameters.
+    grid = Image.open(write_preview(str(root), str(tmp_path / "grid.png"), images=1))
+    assert grid.size == (LABEL_W + 9 * CELL, HEADER_H + len(LEVEL_COUNTS) * (CELL + HEADER_H))
+    assert _label(next(s for s in loaded["shards"] if s["corruption"] == "gaussian_high_pass"
+                       and s["level"] == 1)) == "1 sigma=inf"
+    assert _label(next(s for s in loaded["shards"] if s["corruption"] == "grayscale")) == "1"
     # Same config, same bytes: rerun the random ops' variants into a fresh directory.
     random = tuple(o for o in unit.outputs if ops.get_corruption(o.variant.corruption).stochastic)
     fresh = load_config(RECIPE, ["input.shards=" + str(REPO / "data" / "sample" / "val-000000.tar"),
