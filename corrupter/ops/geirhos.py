@@ -9,7 +9,8 @@ power_equalisation) are in geirhos_spectral.py. What the original does, and we d
   false_colour; the grey result is stacked to 3 equal channels.
 - Its background grey 0.4423 (the stimuli's mean): the constant padding of the Gaussian filters
   and the mean the high-pass output is reset to.
-- Its clipping to [0, 1] (none in grayscale_contrast, whose output cannot leave [0, 1]).
+- Its clipping to [0, 1] (grayscale and grayscale_contrast, which the original does not clip,
+  cannot leave [0, 1] but by float32 rounding, which a clamp removes).
 - Its uint8 step truncates (``(x * 255).astype(uint8)``), as ``ops.quantize_uint8`` does.
 
 The random ops draw one uniform per pixel from the sample's own generator; the original's NumPy
@@ -91,7 +92,7 @@ def salt_and_pepper_noise(images: torch.Tensor, draws: Draws, *, probability: fl
     """Greyscale at contrast 0.3, then each pixel white with probability p/2, black with p/2.
 
     The original's rule on one uniform u per pixel: salt where u >= 1 - p/2, pepper where
-    u < p/2. Shape: (B, 3, H, W) -> (B, 3, H, W). Stochastic (one uniform per pixel).
+    u < p/2 (thresholds up to float32 rounding). Shape: (B, 3, H, W) -> (B, 3, H, W). Stochastic (one uniform per pixel).
     """
     p = number("salt_and_pepper_noise", "probability", probability, 0.0, 1.0)
     base = grey(images).mul_(NOISE_CONTRAST).add_((1 - NOISE_CONTRAST) / 2)
