@@ -49,6 +49,14 @@ def _clean_images(manifest: dict, keys_wanted: int) -> tuple[list[str], dict[str
     return keys, clean
 
 
+def _label(shard: dict) -> str:
+    """A column's heading: the variant, and for a level its parameters (``3 contrast=0.3``)."""
+    params = shard.get("params") or {}
+    if shard.get("level") is None or not params:
+        return shard["variant"]
+    return f"{shard['variant']} " + ",".join(f"{k}={v}" for k, v in params.items())
+
+
 def write_preview(release_uri: str, out: str, images: int = 2, corruptions: list[str] | None = None) -> Path:
     release = open_storage(release_uri)
     manifest = load_manifest(release)
@@ -66,7 +74,7 @@ def write_preview(release_uri: str, out: str, images: int = 2, corruptions: list
         top = HEADER_H + r * (CELL + HEADER_H)
         draw.text((6, top + CELL // 2), corruption, fill="black")
         shards = sorted(shards, key=lambda s: (s["level"] or 0, s["variant"]))
-        outputs = [(s["variant"], _read_tar(release, s["path"])) for s in shards]
+        outputs = [(_label(s), _read_tar(release, s["path"])) for s in shards]
         for k, key in enumerate(keys):
             left = LABEL_W + k * (columns * CELL + 8)
             cells = [("clean", clean[key])] + [

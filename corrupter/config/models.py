@@ -128,6 +128,12 @@ class CorruptionRequest(_Strict):
             for key, values in self.grid.items():
                 for value in values:
                     check_param(spec, key, value)
+        values = list(self.params.items()) + [(k, v) for k, vs in self.grid.items() for v in vs]
+        for key, value in values:
+            if not _json_finite(value):
+                raise ValueError(f"{self.name}: parameter {key} = {value!r} is not a finite number; "
+                                 f"manifests are JSON, which has no infinity or NaN (write the string "
+                                 f"'inf' where an op takes it, e.g. gaussian_high_pass sigma: inf)")
         return self
 
     def variant_count(self) -> int:
@@ -141,6 +147,17 @@ class CorruptionRequest(_Strict):
             else:
                 total += len(self.levels or ops.get_corruption(name).levels)
         return total
+
+
+def _json_finite(value: Any) -> bool:
+    """False for a float infinity or NaN anywhere in a parameter value (lists included)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, (list, tuple)):
+        return all(_json_finite(v) for v in value)
+    if isinstance(value, dict):
+        return all(_json_finite(v) for v in value.values())
+    return True
 
 
 def expand_name(name: str) -> list[str]:
