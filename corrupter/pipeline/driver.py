@@ -24,6 +24,7 @@ from ..io.storage import (
     open_storage,
 )
 from ..seeding import SEED_SCHEME
+from .dryrun import dry_run_variants
 from .errors import JobFailed, ReleaseExistsError, ReleaseFinishedElsewhere
 from .loopback import keep_private_cluster_on_loopback
 from .plan import WorkUnit, plan_units
@@ -152,8 +153,9 @@ def run_release(config: ReleaseConfig, *, address: str | None = None, progress: 
 
     start = time.perf_counter()
     release = release_storage(config)
-    units = plan_units(config)  # plan and inputs are checked before the version is claimed
+    units = plan_units(config)  # plan, inputs and parameters are checked before the version is claimed
     check_inputs(units)
+    dry_run_variants(config, (o.variant for u in units for o in u.outputs))
     refuse_nested_release(config, release)
     claim_release(config, release)
     done = completed_receipts(release, units)

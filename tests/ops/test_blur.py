@@ -10,7 +10,9 @@ Tolerances (measured values in brackets, see the corrupter.ops.blur docstring fo
 - glass_blur: the parallel copy-chain resolution equals the reference's sequential loop exactly;
   statistics within 4 seed standard errors (+ 2e-4 for quantisation) of the original's.
 - motion_blur: with the reference's own angles, statistics within 1e-4 of imagecorruptions'
-  [<= 6e-5]; with our random angles, within 4 seed standard errors (+ 2e-4).
+  [<= 5.5e-5], but diff_abs_mean within 4e-4 [3.1e-4]: our half-level rounding offset shifts the
+  mean by exactly half a level (taken out before comparing) but the mean absolute difference by
+  less, pixel by pixel; with our random angles, within 4 seed standard errors (+ 2e-4).
 Random statistics follow the reference protocol: one seed per run, shared by the five photos
 (the reference calls np.random.seed(s) before every photo).
 """
@@ -182,8 +184,9 @@ def test_motion_blur_with_the_reference_angles_matches_imagecorruptions(severity
         ours = photo_averaged([image_stats(photos[p], out[i]) for i, p in enumerate(names)])
         for k in ("mean", "diff_mean"):
             assert ours[k] - HALF_LEVEL == pytest.approx(ref_run[k], abs=1e-4), k
-        for k in ("std", "diff_abs_mean", "diff_rms", "high_freq_ratio"):
-            assert ours[k] == pytest.approx(ref_run[k], abs=5e-4), k
+        for k in ("std", "diff_rms", "high_freq_ratio"):
+            assert ours[k] == pytest.approx(ref_run[k], abs=1e-4), k
+        assert ours["diff_abs_mean"] == pytest.approx(ref_run["diff_abs_mean"], abs=4e-4)
 
 
 @pytest.mark.parametrize("severity", SEVERITIES)
