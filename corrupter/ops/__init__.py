@@ -4,10 +4,26 @@ No files, network, Ray or global RNG in here: randomness arrives as per-sample d
 explicit generators (see ``_batch.draw_batch``), assets arrive as tensors.
 """
 
-from . import blur, digital, elastic, filters, fourier, noise, weather  # noqa: F401  (registration side effect)
+# The family modules register their corruptions on import. One per line: a new family is a line of its own.
+from . import (  # noqa: F401
+    blur,
+    digital,
+    elastic,
+    filters,
+    fourier,
+    noise,
+    weather,
+)
 from ._batch import apply_batch, draw_batch, recordable_draws
 from ._common import quantize_uint8
-from ._registry import FAMILIES, CorruptionSpec, get_corruption, list_corruptions, list_tags, register_corruption
+from ._registry import (
+    FAMILIES,
+    CorruptionSpec,
+    get_corruption,
+    list_corruptions,
+    list_tags,
+    register_corruption,
+)
 
 __all__ = [
     "FAMILIES", "CorruptionSpec", "apply_batch", "draw_batch", "get_corruption", "list_corruptions",

@@ -22,9 +22,9 @@ import pytest
 import torch
 
 from corrupter import ops
-from corrupter.ops._blur_kernels import glass_copy_sources, numpy_arange
-from corrupter.ops.blur import (ZOOM_SEVERITIES, decode_glass_offsets, directional_motion_blur,
-                                motion_kernel_weights, sample_glass_offsets)
+from corrupter.ops._imagemagick import directional_motion_blur, motion_kernel_weights
+from corrupter.ops._scipy import numpy_arange
+from corrupter.ops.blur import ZOOM_SEVERITIES, decode_glass_offsets, glass_copy_sources, sample_glass_offsets
 from corrupter.seeding import make_generator
 from tests.reference_stats import STATS, image_stats
 

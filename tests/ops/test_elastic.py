@@ -20,7 +20,7 @@ import torch
 
 from corrupter import ops
 from corrupter.ops import elastic
-from corrupter.ops._image_ops import reflect_gaussian_filter
+from corrupter.ops._scipy import reflect_gaussian_filter
 from corrupter.seeding import make_generator
 from tests.reference_stats import STATS, image_stats, to_uint8
 

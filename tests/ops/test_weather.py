@@ -26,7 +26,8 @@ from corrupter import ops
 from corrupter.io.assets import load_assets
 from corrupter.ops import weather
 from corrupter.ops._common import plasma_draw_count
-from corrupter.ops._image_ops import equalize_hist, truncated_distance
+from corrupter.ops._opencv import equalize_hist, truncated_distance
+from corrupter.ops._scipy import clipped_zoom_geometry, zoom_crop
 from corrupter.seeding import make_generator
 from tests.reference_stats import STATS, image_stats, to_uint8
 
@@ -111,7 +112,7 @@ def replay_draws(name: str, severity: int, seed: int,
     if name == "spatter":  # normal(loc, scale) = loc + scale * standard normal
         return {"liquid": torch.from_numpy(rs.standard_normal((224, 224))).float()}
     field = rs.standard_normal((224, 224))  # snow: full field (we draw only the zoomed window), then angle
-    top, rows, _ = weather.zoom_window(224, params["zoom"])
+    top, rows, _, _ = clipped_zoom_geometry(224, params["zoom"])
     return {"flakes": torch.from_numpy(field[top:top + rows, top:top + rows]).float(),
             "angle": torch.tensor([rs.uniform(-135, -45)], dtype=torch.float64)}
 
@@ -222,11 +223,11 @@ def test_frost_enlarges_textures_smaller_than_the_image():
 def test_snow_layer_is_the_centre_of_the_zoomed_noise():
     """clipped_zoom trims centrally (original), not from the top-left (imagecorruptions)."""
     window = torch.arange(90.0).view(1, 1, 90, 1).expand(1, 1, 90, 90)
-    zoomed = weather.clipped_zoom_layer(window, 224, 224, 2.5)  # 90 px -> 225, trimmed to 224
+    zoomed = zoom_crop(window, 224, 224, 2.5)  # 90 px -> 225, trimmed to 224
     full = torch.nn.functional.interpolate(window, size=(225, 225), mode="bilinear", align_corners=True)
     torch.testing.assert_close(zoomed, full[..., 0:224, 0:224])  # (225 - 224) // 2 = 0
-    assert weather.zoom_window(224, 4) == (84, 56, 224) and weather.zoom_window(224, 4.5) == (87, 50, 225)
-    zoomed = weather.clipped_zoom_layer(torch.rand(1, 1, 34, 34), 100, 100, 3.0)  # 34 -> 102, trim 1
+    assert clipped_zoom_geometry(224, 4) == (84, 56, 224, 0) and clipped_zoom_geometry(224, 4.5) == (87, 50, 225, 0)
+    zoomed = zoom_crop(torch.rand(1, 1, 34, 34), 100, 100, 3.0)  # 34 -> 102, trim 1
     assert zoomed.shape == (1, 1, 100, 100)
 
 
