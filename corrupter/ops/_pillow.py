@@ -141,10 +141,11 @@ def jpeg_round_trip_with_pillow(levels: torch.Tensor, quality: int) -> torch.Ten
     """``Image.save(buffer, 'JPEG', quality=q)`` then decode, per image of uint8 (B, 3, H, W) CPU levels."""
     out = []
     for image in levels:
+        pil = levels_to_pil(image)
         buffer = io.BytesIO()
-        levels_to_pil(image).save(buffer, format="JPEG", quality=int(quality))
-        buffer.seek(0)
-        out.append(pil_to_levels(Image.open(buffer)))
+        pil.save(buffer, format="JPEG", quality=int(quality))
+        # Pillow's JPEG decoder called directly, as Image.open would after parsing the markers in Python.
+        out.append(pil_to_levels(Image.frombytes("RGB", pil.size, buffer.getvalue(), "jpeg", "RGB", "")))
     return torch.stack(out) if out else levels.clone()
 
 

@@ -172,17 +172,19 @@ def pixelate(images: torch.Tensor, draws: Draws, *, factor: float) -> torch.Tens
     """Pixelate: BOX-downsample to int(factor * size), then BOX-upsample back (Pillow, bit-exact).
 
     Pillow's BOX upsampling picks one source pixel per output pixel (nearest neighbour with
-    Pillow's tie rule), hence the blocks. On the CPU Pillow itself resizes; on other devices its
-    fixed-point filter is reproduced in torch (``_pillow.box_resize``): the same bytes.
+    Pillow's tie rule), hence the blocks. The downsampling, the real work, is Pillow's own on the
+    CPU and its fixed-point filter reproduced in torch elsewhere (``_pillow.box_resize``); the
+    upsampling, a gather, is torch's on every device. The same bytes either way.
     Shape: (B, C, H, W) -> (B, C, H, W). Deterministic. 8-bit semantics (see the module docstring).
     """
     height, width = images.shape[-2:]
     small = (max(1, int(height * float(factor))), max(1, int(width * float(factor))))
     levels = quantize_uint8(images)
     if images.device.type == "cpu":
-        blocky = box_resize_with_pillow(levels, small, (height, width))
+        levels = box_resize_with_pillow(levels, small)
     else:
-        blocky = box_resize(box_resize(levels, *small), height, width)
+        levels = box_resize(levels, *small)
+    blocky = box_resize(levels, height, width)
     return blocky.to(images.dtype, memory_format=torch.contiguous_format).div_(255)
 
 
