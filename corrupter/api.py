@@ -7,7 +7,8 @@ is a drop-in; ``corrupt_batch`` is the batched tensor API.
 from __future__ import annotations
 
 import secrets
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -28,15 +29,24 @@ def list_corruptions(pattern: str = "*", tag: str | None = None) -> list[str]:
     return ops.list_corruptions(pattern, tag)
 
 
+# imagecorruptions' subsets: slices of that order. Its noise/blur/weather/digital are ImageNet-C's
+# groups of the 15 (brightness is weather there, the four extras are in none), not our families.
+IMAGECORRUPTIONS_SUBSETS = {
+    "common": slice(0, 15), "validation": slice(15, 19), "all": slice(0, 19),
+    "noise": slice(0, 3), "blur": slice(3, 7), "weather": slice(7, 11), "digital": slice(11, 15),
+}
+
+
 def get_corruption_names(subset: str = "common") -> list[str]:
-    """imagecorruptions' subsets: ``common`` (15), ``validation`` (4), ``all`` (19), or a family."""
-    if subset == "common":
-        return list(IMAGENET_C_ORDER[:15])
-    if subset == "validation":
-        return list(IMAGENET_C_ORDER[15:])
-    if subset == "all":
-        return list(IMAGENET_C_ORDER)
-    return ops.list_corruptions(tag=subset)
+    """imagecorruptions' subsets, in its order: ``common`` (15), ``validation`` (4), ``all`` (19),
+    ``noise``, ``blur``, ``weather``, ``digital`` (ImageNet-C's groups of the 15); any other family
+    or tag of ours (``fourier``, ``filter``, ``yin2019``...) gives its corruptions, sorted."""
+    if subset in IMAGECORRUPTIONS_SUBSETS:
+        return list(IMAGENET_C_ORDER[IMAGECORRUPTIONS_SUBSETS[subset]])
+    if subset in ops.list_tags():
+        return ops.list_corruptions(tag=subset)
+    raise ValueError(f"unknown subset {subset!r}; use one of {sorted(IMAGECORRUPTIONS_SUBSETS)} "
+                     f"or a tag: {ops.list_tags()}")
 
 
 def corrupt_batch(images: torch.Tensor, corruption_name: str, level: int | None = 3,

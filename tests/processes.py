@@ -4,6 +4,7 @@ the addresses a group of processes listens on."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import ipaddress
 import os
 import random
@@ -14,6 +15,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Iterator
 
@@ -164,3 +167,68 @@ def is_loopback(address: str) -> bool:
     ip = ipaddress.ip_address(address)
     mapped = getattr(ip, "ipv4_mapped", None)
     return ip.is_loopback or bool(mapped and mapped.is_loopback)
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenHead:
+    """A Ray head with token authentication on: its GCS address, its Jobs API, and its $HOME, which
+    holds its token (.ray/auth_token)."""
+
+    address: str
+    dashboard_url: str
+    home: Path
+
+    @property
+    def token_file(self) -> Path:
+        return self.home / ".ray" / "auth_token"
+
+
+@contextlib.contextmanager
+def ray_head_with_token(log_dir: Path, env: dict[str, str], home: Path) -> Iterator[TokenHead]:
+    """A real Ray head with token authentication ON and the Jobs API (dashboard) on loopback.
+
+    Set up as an operator would: ``ray get-auth-token --generate`` writes the token to
+    ``home/.ray/auth_token`` (``home`` stands in for the head's $HOME, so the real ~/.ray is never
+    touched), then ``RAY_AUTH_MODE=token ray start --head``. Otherwise like ``ray_head``: free ports,
+    a private temp dir, its own process group, stopped by its process, never by `ray stop`.
+    """
+    ports = pick_ports(9)
+    port, dashboard, client, agent, agent_grpc, env_agent, metrics, node_manager, object_manager = ports
+    head_env = {k: v for k, v in env.items() if not k.startswith("RAY_AUTH")}
+    head_env.update(RAY_TEST_ENV, RAY_AUTH_MODE="token", HOME=str(home))
+    ray_cli = str(Path(sys.executable).parent / "ray")
+    subprocess.run([ray_cli, "get-auth-token", "--generate"], env=head_env, check=True,
+                   capture_output=True, timeout=120)
+    temp_dir = Path(tempfile.mkdtemp(prefix="cr-", dir="/tmp"))
+    with open(log_dir / "head.log", "w") as log:
+        head = subprocess.Popen(
+            [ray_cli, "start", "--head", "--block", f"--port={port}", "--node-ip-address=127.0.0.1",
+             f"--temp-dir={temp_dir}", "--num-cpus=2", "--num-gpus=0", "--disable-usage-stats",
+             "--include-dashboard=true", "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}",
+             f"--ray-client-server-port={client}", f"--dashboard-agent-listen-port={agent}",
+             f"--dashboard-agent-grpc-port={agent_grpc}", f"--runtime-env-agent-port={env_agent}",
+             f"--metrics-export-port={metrics}", f"--node-manager-port={node_manager}",
+             f"--object-manager-port={object_manager}"],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=head_env, cwd=home)
+        try:
+            _wait_for_jobs_api(head, dashboard, log.name)
+            yield TokenHead(f"127.0.0.1:{port}", f"http://127.0.0.1:{dashboard}", home)
+        finally:
+            stop_process_group(head, timeout=30, leader_only=True)  # as in ray_head
+            shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def _wait_for_jobs_api(head: subprocess.Popen, port: int, log_name: str, timeout: float = 120) -> None:
+    """Until the Jobs API answers: it is up last, after the GCS, the raylet and the dashboard."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if head.poll() is not None:
+            raise RuntimeError(f"ray head exited early; see {log_name}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/version", timeout=2):
+                return
+        except urllib.error.HTTPError:  # it answers (401: the token is on), so it is up
+            return
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError(f"the Jobs API of the ray head did not come up in {timeout:.0f} s; see {log_name}")

@@ -43,5 +43,5 @@ def test_explicit_parameters_and_clear_errors(photos):
 
 def test_list_corruptions_filters():
     assert "fog" in corrupter.list_corruptions()
-    assert corrupter.list_corruptions("*_pass") == ["high_pass", "low_pass"]
+    assert corrupter.list_corruptions("*_pass") == ["gaussian_high_pass", "gaussian_low_pass", "high_pass", "low_pass"]
     assert "contrast" in corrupter.list_corruptions(tag="imagenet-c")

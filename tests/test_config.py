@@ -101,3 +101,155 @@ def test_levels_are_checked_against_each_ops_own_table():
                          ("[{name: fog, levels: [1], severities: [2]}]", "corruptions.0")]:
         with pytest.raises(ConfigError, match=message):
             load_config(DEMO, [f"corruptions={bad}"])
+
+
+# --- issue 15: configs that cost more than they look, and values that were accepted by mistake ---
+
+def base_config(**fields):
+    return {"name": "x", "version": "1", "input": {"shards": "a.tar"}, "corruptions": [{"name": "fog"}]} | fields
+
+
+def alias_bomb(levels: int = 8, width: int = 10) -> str:
+    """The issue's 559-byte config: ``seed`` is width**levels values once its aliases expand."""
+    lines = ["name: bomb", "version: '1'", "input: {shards: a.tar}", "corruptions: [{name: fog}]",
+             "l0: &l0 [x, x, x, x, x, x, x, x, x, x]"]
+    for level in range(1, levels):
+        lines.append(f"l{level}: &l{level} [" + ", ".join([f"*l{level - 1}"] * width) + "]")
+    lines.append(f"seed: *l{levels - 1}")
+    return "\n".join(lines) + "\n"
+
+
+def test_a_yaml_alias_bomb_is_refused_before_it_expands(tmp_path):
+    path = tmp_path / "bomb.yaml"
+    path.write_text(alias_bomb())
+    assert path.stat().st_size < 700
+    with pytest.raises(ConfigError, match="more than 200,000 values once its YAML aliases are expanded"):
+        load_config(path)
+
+
+def test_aliases_within_the_budget_still_work(tmp_path):
+    path = tmp_path / "aliases.yaml"
+    path.write_text("name: a\nversion: '1'\ninput: {shards: a.tar}\n"
+                    "corruptions: [{name: fog, params: &p {decay: 1.5}}, {name: fog, severities: [1], params: *p}]\n")
+    assert [r.params for r in load_config(path).corruptions] == [{"decay": 1.5}] * 2
+
+
+def test_recursive_aliases_deep_nesting_and_huge_files_are_refused(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("name: &a [*a]\n")
+    with pytest.raises(ConfigError, match="alias refers to a node that contains it"):
+        load_config(path)
+    path.write_text("name: " + "[" * 5000 + "]" * 5000 + "\n")
+    with pytest.raises(ConfigError, match="nested"):
+        load_config(path)
+    path.write_text("# padding\n" * 500_000)
+    with pytest.raises(ConfigError, match="the limit is 4,194,304"):
+        load_config(path)
+
+
+def test_a_seed_must_be_short_text_or_an_integer():
+    assert validate_config(base_config(seed=7)).seed == "7"
+    for seed, problem in ((["x"] * 10, "string"), ("s" * 257, "at most 256"), (True, "string")):
+        with pytest.raises(ConfigError, match=problem) as err:
+            validate_config(base_config(seed=seed))
+        assert "seed" in str(err.value)
+
+
+def test_a_brace_pattern_is_counted_before_it_is_expanded():
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(ConfigError, match=r"input.shards:.*more than 100,000 shards.*10,000,000") as err:
+            validate_config(base_config(input={"shards": "s3://b/val-{0000000..9999999}.tar"}))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * 1024**2, peak  # expanding would hold ten million names
+    assert "input.shards" in str(err.value)
+    with pytest.raises(ConfigError, match="more than 100,000"):
+        validate_config(base_config(input={"shards": ["a-{0..60000}.tar", "b-{0..60000}.tar"]}))
+    with pytest.raises(ConfigError, match="unbalanced braces"):
+        validate_config(base_config(input={"shards": "a-{0..3.tar"}))
+    with pytest.raises(ConfigError, match="names no shard"):
+        validate_config(base_config(input={"shards": []}))
+
+
+@pytest.mark.parametrize("field, value", [("name", "demo\n"), ("version", "1.0\n"), ("name", "x" * 101)])
+def test_names_that_become_paths_are_refused_with_a_trailing_newline_or_too_long(field, value):
+    with pytest.raises(ConfigError, match=field):
+        validate_config(base_config(**{field: value}))
+
+
+def test_a_split_with_a_trailing_newline_is_refused():
+    with pytest.raises(ConfigError, match="input.split"):
+        validate_config(base_config(input={"shards": "a.tar", "split": "val\n"}))
+
+
+@pytest.mark.parametrize("uri", ["S3://bucket/releases", "s3:///no-bucket", "http://host/releases",
+                                 "gs://bucket/releases", "file:///tmp/releases"])
+def test_locations_other_than_paths_and_lower_case_s3_are_refused(uri):
+    with pytest.raises(ConfigError, match="output.uri"):
+        validate_config(base_config(output={"uri": uri}))
+    with pytest.raises(ConfigError, match="input.shards"):
+        validate_config(base_config(input={"shards": [f"{uri}/val-000000.tar"]}))
+    assert validate_config(base_config(output={"uri": "s3://bucket/releases"})).output.uri == "s3://bucket/releases"
+
+
+def test_empty_severities_and_grids_are_errors_not_everything_or_nothing():
+    with pytest.raises(ConfigError, match="corruptions.0.severities"):
+        validate_config(base_config(corruptions=[{"name": "fog", "severities": []}]))
+    with pytest.raises(ConfigError, match="grid decay is empty"):
+        validate_config(base_config(corruptions=[{"name": "fog", "grid": {"decay": []}}]))
+
+
+def test_a_crop_larger_than_the_resize_is_refused():
+    with pytest.raises(ConfigError, match="preprocess.*crop 300 is larger than resize 256"):
+        validate_config(base_config(preprocess={"resize": 256, "crop": 300}))
+    assert validate_config(base_config(preprocess={"resize": None, "crop": 300})).preprocess.crop == 300
+
+
+@pytest.mark.parametrize("corruption, params, problem", [
+    ("fourier_basis_noise", {"norm": "abc"}, "parameter norm must be a number, got str 'abc'"),
+    ("fourier_basis_noise", {"norm": float("nan")}, "parameter norm must be finite"),
+    ("fourier_basis_noise", {"i": 2.5}, "parameter i must be an integer"),
+    ("fourier_basis_noise", {"i": True}, "parameter i must be an integer"),
+    ("low_pass", {"bandwidth": [3]}, "parameter bandwidth must be an integer"),
+    ("spatter", {"mode": "lava"}, "parameter mode must be one of \\['mud', 'water'\\]"),
+    ("zoom_blur", {"factors": 1.5}, "parameter factors must be a list"),
+    ("zoom_blur", {"factors": [1.0, "x"]}, "finite numbers only"),
+    ("zoom_blur", {"factors": [1.01] * 300}, "list of 1 to 256"),
+])
+def test_parameters_must_have_the_kind_of_value_their_table_has(corruption, params, problem):
+    with pytest.raises(ConfigError, match=problem) as err:
+        validate_config(base_config(corruptions=[{"name": corruption, "params": params}]))
+    assert "corruptions.0" in str(err.value)
+    grid = {k: [v] for k, v in params.items()}
+    with pytest.raises(ConfigError, match=problem):
+        validate_config(base_config(corruptions=[{"name": corruption, "grid": grid}]))
+
+
+def test_numbers_fit_number_parameters_and_tables_mixing_ints_and_floats():
+    config = validate_config(base_config(corruptions=[
+        {"name": "fourier_basis_noise", "params": {"norm": 16, "i": 3}},
+        {"name": "glass_blur", "params": {"sigma": 1}}, {"name": "spatter", "params": {"mode": "mud"}},
+        {"name": "zoom_blur", "params": {"factors": [1, 1.1]}}]))
+    assert len(plan_variants(config)) == 4
+
+
+def test_the_number_of_variants_is_bounded_before_the_grid_is_made():
+    grid = {"i": list(range(200)), "j": list(range(200))}
+    with pytest.raises(ConfigError, match="40,000 variants; the limit is 10,000"):
+        validate_config(base_config(corruptions=[{"name": "fourier_basis_noise", "grid": grid}]))
+    many = [{"name": "imagenet-c", "severities": [1, 2, 3, 4, 5]}] * 200
+    with pytest.raises(ConfigError, match="15,000 variants; the limit is 10,000"):
+        validate_config(base_config(corruptions=many))
+
+
+def test_label_range_and_member_size_are_config_fields_that_define_the_release():
+    config = validate_config(base_config(input={"shards": "a.tar", "num_classes": 10, "max_member_bytes": 1024}))
+    assert (config.input.num_classes, config.input.max_member_bytes) == (10, 1024)
+    assert config_digest(config) != config_digest(validate_config(base_config()))
+    for bad in ({"num_classes": 0}, {"max_member_bytes": 0}, {"max_member_bytes": 5 * 1024**3}):
+        with pytest.raises(ConfigError, match="input." + next(iter(bad))):
+            validate_config(base_config(input={"shards": "a.tar", **bad}))

@@ -53,7 +53,9 @@ def _cmd_list(args: argparse.Namespace) -> int:
         print(f"{name}  [{spec.family}{', ' + tags if tags else ''}]  {'random' if spec.stochastic else 'deterministic'}")
         print(f"    {spec.summary}")
         for level, params in zip(spec.level_numbers, spec.levels):
-            print(f"    {level}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in params.items()))
+            print(f"    {level}: {_fmt_params(params)}")
+        if list(spec.distortion_order) != spec.level_numbers:
+            print(f"    levels by distortion, mildest first: {', '.join(map(str, spec.distortion_order))}")
     print(f"\n{len(names)} corruptions; families and tags: {', '.join(ops.list_tags())}")
     return 0
 
@@ -62,6 +64,10 @@ def _describe(spec: ops.CorruptionSpec) -> dict:
     return {"family": spec.family, "tags": sorted(spec.tags), "stochastic": spec.stochastic,
             "summary": spec.summary, "reference": spec.reference, "levels": list(spec.levels),
             "distortion_order": list(spec.distortion_order)}
+
+
+def _fmt_params(params: dict) -> str:
+    return ", ".join(f"{k}={_fmt(v)}" for k, v in params.items()) or "(no parameters)"
 
 
 def _fmt(value: object) -> str:

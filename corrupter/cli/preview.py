@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw
 from ..config import validate_config
 from ..io.codec import prepare_image
 from ..io.manifest import load_manifest
-from ..io.shards import HashingReader, Rejected, iter_samples, parse_sample, safe_key
+from ..io.shards import SAMPLE_EXTENSIONS, HashingReader, Rejected, iter_samples, parse_sample, safe_key
 from ..io.storage import open_input, open_storage
 
 CELL, LABEL_W, HEADER_H = 128, 150, 18
@@ -33,13 +33,13 @@ def _clean_images(manifest: dict, keys_wanted: int) -> tuple[list[str], dict[str
     source = manifest["sources"][0]["uri"]
     keys, clean = [], {}
     with open_input(source, config.s3) as raw:
-        for item in iter_samples(HashingReader(raw), source):
+        for item in iter_samples(HashingReader(raw), source, config.input.max_member_bytes, SAMPLE_EXTENSIONS):
             if isinstance(item, Rejected):
                 continue
             try:
-                parsed = parse_sample(item)
+                parsed = parse_sample(item, config.input.num_classes)
                 pixels = prepare_image(parsed.image_bytes, config.preprocess)
-            except ValueError:
+            except Exception:  # noqa: BLE001, S112  (quarantined in the release: not shown)
                 continue
             key = safe_key(parsed.key)
             keys.append(key)
@@ -47,6 +47,14 @@ def _clean_images(manifest: dict, keys_wanted: int) -> tuple[list[str], dict[str
             if len(keys) == keys_wanted:
                 break
     return keys, clean
+
+
+def _label(shard: dict) -> str:
+    """A column's heading: the variant, and for a level its parameters (``3 contrast=0.3``)."""
+    params = shard.get("params") or {}
+    if shard.get("level") is None or not params:
+        return shard["variant"]
+    return f"{shard['variant']} " + ",".join(f"{k}={v}" for k, v in params.items())
 
 
 def write_preview(release_uri: str, out: str, images: int = 2, corruptions: list[str] | None = None) -> Path:
@@ -66,7 +74,7 @@ def write_preview(release_uri: str, out: str, images: int = 2, corruptions: list
         top = HEADER_H + r * (CELL + HEADER_H)
         draw.text((6, top + CELL // 2), corruption, fill="black")
         shards = sorted(shards, key=lambda s: (s["level"] or 0, s["variant"]))
-        outputs = [(s["variant"], _read_tar(release, s["path"])) for s in shards]
+        outputs = [(_label(s), _read_tar(release, s["path"])) for s in shards]
         for k, key in enumerate(keys):
             left = LABEL_W + k * (columns * CELL + 8)
             cells = [("clean", clean[key])] + [

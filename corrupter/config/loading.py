@@ -12,6 +12,10 @@ from pydantic import ValidationError
 
 from .models import ReleaseConfig
 
+MAX_CONFIG_BYTES = 4 * 1024**2
+MAX_CONFIG_VALUES = 200_000  # values in a config with its YAML aliases expanded (alias bombs)
+MAX_CONFIG_DEPTH = 32
+
 # Fields that only say how or where to execute: excluded from the digest and the manifest, so the
 # worker count, batch size, storage location or a size guard never change a release.
 EXECUTION_ONLY = {"run": True, "s3": True, "output": {"uri", "max_shard_bytes"}}
@@ -21,14 +25,58 @@ class ConfigError(ValueError):
     """A config that cannot be used; the message names the file and the field."""
 
 
+def load_yaml(text: str, origin: str) -> Any:
+    """yaml.safe_load, refusing a document that aliases expand beyond MAX_CONFIG_VALUES values
+    or that nests deeper than MAX_CONFIG_DEPTH: counted on the node graph, before building it."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _count_values(node, origin, {}, 0)
+        return loader.construct_document(node)
+    except RecursionError:
+        raise ConfigError(f"{origin}: nested too deeply (the limit is {MAX_CONFIG_DEPTH} levels)") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{origin}: not valid YAML: {exc}") from None
+    finally:
+        loader.dispose()
+
+
+def _count_values(node: yaml.Node, origin: str, sizes: dict[int, int], depth: int) -> int:
+    """Values under ``node`` with every alias expanded; memoised per node, so linear in the file."""
+    if id(node) in sizes:
+        if sizes[id(node)] < 0:
+            raise ConfigError(f"{origin}: a YAML alias refers to a node that contains it (line "
+                              f"{node.start_mark.line + 1})")
+        return sizes[id(node)]
+    if depth > MAX_CONFIG_DEPTH:
+        raise ConfigError(f"{origin}: nested more than {MAX_CONFIG_DEPTH} levels deep (line {node.start_mark.line + 1})")
+    sizes[id(node)] = -1  # in progress
+    children: list[yaml.Node] = []
+    if isinstance(node, yaml.SequenceNode):
+        children = node.value
+    elif isinstance(node, yaml.MappingNode):
+        children = [n for pair in node.value for n in pair]
+    total = 1 + sum(_count_values(child, origin, sizes, depth + 1) for child in children)
+    if total > MAX_CONFIG_VALUES:
+        raise ConfigError(f"{origin}: holds more than {MAX_CONFIG_VALUES:,} values once its YAML aliases are "
+                          f"expanded (line {node.start_mark.line + 1}: {total:,}); write them out or shorten them")
+    sizes[id(node)] = total
+    return total
+
+
 def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> ReleaseConfig:
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: config of {size:,} bytes; the limit is {MAX_CONFIG_BYTES:,}")
+        raw = load_yaml(path.read_text(), str(path))
+    except (FileNotFoundError, IsADirectoryError):
         raise ConfigError(f"{path}: config file not found") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc})") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     for item in overrides:
@@ -53,8 +101,8 @@ def apply_override(raw: dict[str, Any], item: str, origin: Path | str = "--set")
         raise ConfigError(f"--set {item!r}: expected key=value")
     dotted, text = item.split("=", 1)
     keys = dotted.split(".")
+    value = load_yaml(text, f"--set {dotted}")
     try:
-        value = yaml.safe_load(text)
         node: Any = raw
         for key in keys[:-1]:
             node = node[int(key)] if isinstance(node, list) else node.setdefault(key, {})
@@ -62,7 +110,7 @@ def apply_override(raw: dict[str, Any], item: str, origin: Path | str = "--set")
             node[int(keys[-1])] = value
         else:
             node[keys[-1]] = value
-    except (ValueError, IndexError, TypeError, AttributeError, yaml.YAMLError) as exc:
+    except (ValueError, IndexError, TypeError, AttributeError) as exc:
         raise ConfigError(f"--set {item!r}: cannot set {dotted} in {origin} ({type(exc).__name__}: {exc})") from None
 
 

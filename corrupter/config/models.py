@@ -2,14 +2,40 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .. import ops
+from ..io.limits import DEFAULT_MAX_MEMBER_BYTES, DEFAULT_NUM_CLASSES, MAX_SHARDS
+from ..io.patterns import check_shard_patterns
+from .params import check_param
 
-_SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # whole string (fullmatch): no trailing newline
+MAX_NAME = 100  # name, version, split: each becomes a path component
+MAX_URI = 4096
+MAX_VARIANTS = 10_000  # variants one config may ask for (grids multiply)
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def _slug(value: str, what: str) -> str:
+    if not _SLUG.fullmatch(value) or len(value) > MAX_NAME:
+        raise ValueError(f"{what} {value[:MAX_NAME + 20]!r} must be 1 to {MAX_NAME} letters, digits, '.', '_' "
+                         f"or '-', starting with a letter or digit (it becomes a path)")
+    return value
+
+
+def check_location(uri: str) -> str:
+    """A local path or ``s3://bucket/...``; any other ``scheme://`` would become a local folder."""
+    scheme = _SCHEME.match(uri)
+    if scheme and scheme.group() != "s3://":
+        raise ValueError(f"{uri[:200]!r}: only local paths and s3://bucket/... (lower case) are supported, "
+                         f"not {scheme.group()}")
+    if scheme and not uri[len("s3://"):].split("/", 1)[0]:
+        raise ValueError(f"{uri[:200]!r}: no bucket after s3://")
+    return uri
 
 
 class _Strict(BaseModel):
@@ -17,14 +43,31 @@ class _Strict(BaseModel):
 
 
 class InputConfig(_Strict):
-    shards: str | list[str] = Field(description="local paths or s3:// URIs; brace patterns expand")
+    shards: str | list[str] = Field(description=f"local paths or s3:// URIs; brace patterns expand (at most "
+                                                f"{MAX_SHARDS:,} shards)")
     split: str = Field("val", description="split name used in output shard names")
+    num_classes: int = Field(DEFAULT_NUM_CLASSES, gt=0, le=10**9,
+                             description="labels outside 0..num_classes-1 are quarantined")
+    max_member_bytes: int = Field(DEFAULT_MAX_MEMBER_BYTES, gt=0, le=4 * 1024**3,
+                                  description="a tar member declaring more is never read; its sample is "
+                                              "quarantined")
 
     @field_validator("split")
     @classmethod
     def _split_is_slug(cls, value: str) -> str:
-        if not _SLUG.match(value):
-            raise ValueError(f"split {value!r} must be letters, digits, '.', '_' or '-'")
+        return _slug(value, "split")
+
+    @field_validator("shards")
+    @classmethod
+    def _bounded_shards(cls, value: str | list[str]) -> str | list[str]:
+        items = [value] if isinstance(value, str) else value
+        if not items:
+            raise ValueError("names no shard")
+        for item in items:
+            if not item or len(item) > MAX_URI:
+                raise ValueError(f"each entry must be 1 to {MAX_URI} characters")
+            check_location(item)
+        check_shard_patterns(value, MAX_SHARDS)  # counted, not expanded
         return value
 
 
@@ -33,6 +76,13 @@ class PreprocessConfig(_Strict):
     crop: int | None = Field(224, gt=0, description="centre crop side; null: none")
     max_pixels: int = Field(89_478_485, gt=0, description="larger images are quarantined (decompression bombs)")
     min_side: int = Field(32, gt=0, description="images with a shorter side are quarantined as too small")
+
+    @model_validator(mode="after")
+    def _crop_fits_resize(self) -> PreprocessConfig:
+        if self.resize is not None and self.crop is not None and self.crop > self.resize:
+            raise ValueError(f"crop {self.crop} is larger than resize {self.resize}: every image would be "
+                             f"quarantined (the short side is resized to {self.resize} before the crop)")
+        return self
 
 
 class CorruptionRequest(_Strict):
@@ -43,7 +93,7 @@ class CorruptionRequest(_Strict):
     without levels, params or a grid, every level of the op is built.
     """
 
-    name: str
+    name: str = Field(max_length=MAX_NAME)
     levels: list[int] | None = Field(
         None, min_length=1, validation_alias=AliasChoices("levels", "severities"),
         description="level variants 1..N of the op's table (N = 5 for ImageNet-C); default: all")
@@ -58,6 +108,11 @@ class CorruptionRequest(_Strict):
                              f"are explicit parameters)")
         if self.levels and len(set(self.levels)) != len(self.levels):
             raise ValueError(f"{self.name}: a level is listed twice in {self.levels}")
+        for key, values in self.grid.items():
+            if not values:
+                raise ValueError(f"{self.name}: grid {key} is empty (it would make no variant)")
+        if self.variant_count() > MAX_VARIANTS:
+            raise ValueError(f"{self.name}: asks for {self.variant_count():,} variants; the limit is {MAX_VARIANTS:,}")
         for name in names:
             spec = ops.get_corruption(name)
             outside = [level for level in self.levels or [] if level not in spec.level_numbers]
@@ -68,7 +123,41 @@ class CorruptionRequest(_Strict):
             unknown = (set(self.params) | set(self.grid)) - known
             if unknown:
                 raise ValueError(f"{name}: unknown parameter(s) {sorted(unknown)}; known: {sorted(known)}")
+            for key, value in self.params.items():
+                check_param(spec, key, value)
+            for key, values in self.grid.items():
+                for value in values:
+                    check_param(spec, key, value)
+        values = list(self.params.items()) + [(k, v) for k, vs in self.grid.items() for v in vs]
+        for key, value in values:
+            if not _json_finite(value):
+                raise ValueError(f"{self.name}: parameter {key} = {value!r} is not a finite number; "
+                                 f"manifests are JSON, which has no infinity or NaN (write the string "
+                                 f"'inf' where an op takes it, e.g. gaussian_high_pass sigma: inf)")
         return self
+
+    def variant_count(self) -> int:
+        """Variants this request asks for, over every corruption it names (counted, not made)."""
+        total = 0
+        for name in expand_name(self.name):
+            if self.grid:
+                total += math.prod(len(v) for v in self.grid.values())
+            elif self.params and not self.levels:
+                total += 1
+            else:
+                total += len(self.levels or ops.get_corruption(name).levels)
+        return total
+
+
+def _json_finite(value: Any) -> bool:
+    """False for a float infinity or NaN anywhere in a parameter value (lists included)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, (list, tuple)):
+        return all(_json_finite(v) for v in value)
+    if isinstance(value, dict):
+        return all(_json_finite(v) for v in value.values())
+    return True
 
 
 def expand_name(name: str) -> list[str]:
@@ -95,7 +184,7 @@ class S3Config(_Strict):
 
 
 class OutputConfig(_Strict):
-    uri: str = Field("releases", description="local directory or s3://bucket/prefix")
+    uri: str = Field("releases", min_length=1, max_length=MAX_URI, description="local directory or s3://bucket/prefix")
     format: Literal["jpg", "png"] = "jpg"
     jpeg_quality: int = Field(85, ge=1, le=100)
     jpeg_encoder: Literal["auto", "pillow", "torchvision"] = Field(
@@ -104,6 +193,11 @@ class OutputConfig(_Strict):
         "auto: pillow on CPU workers, torchvision on GPU workers. nvJPEG's bytes differ from libjpeg's; "
         "the manifest records the device type")
     max_shard_bytes: int = Field(4 * 1024**3, gt=0, description="a larger output shard fails loudly")
+
+    @field_validator("uri")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        return check_location(value)
 
     @model_validator(mode="after")
     def _encoder_fits_format(self) -> OutputConfig:
@@ -126,22 +220,29 @@ class RunConfig(_Strict):
 class ReleaseConfig(_Strict):
     name: str
     version: str
-    seed: str = Field("0", description="release seed; per-sample seeds derive from it")
+    seed: str = Field("0", max_length=256, description="release seed; per-sample seeds derive from it")
     input: InputConfig
     preprocess: PreprocessConfig = PreprocessConfig()
-    corruptions: list[CorruptionRequest] = Field(min_length=1)
+    corruptions: list[CorruptionRequest] = Field(min_length=1, max_length=1000)
     output: OutputConfig = OutputConfig()
     s3: S3Config = S3Config()
     run: RunConfig = RunConfig()
 
     @field_validator("name", "version")
     @classmethod
-    def _slug(cls, value: str) -> str:
-        if not _SLUG.match(value):
-            raise ValueError(f"{value!r} must be letters, digits, '.', '_' or '-' (it becomes a path)")
-        return value
+    def _slug(cls, value: str, info: Any) -> str:
+        return _slug(value, info.field_name)
 
     @field_validator("seed", mode="before")
     @classmethod
-    def _seed_text(cls, value: Any) -> str:
+    def _seed_text(cls, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            return value  # refused below as not a string, without str() of a list (alias bombs)
         return str(value)
+
+    @model_validator(mode="after")
+    def _bounded_variants(self) -> ReleaseConfig:
+        total = sum(r.variant_count() for r in self.corruptions)
+        if total > MAX_VARIANTS:
+            raise ValueError(f"corruptions ask for {total:,} variants; the limit is {MAX_VARIANTS:,}")
+        return self

@@ -1,4 +1,4 @@
-"""Bundled data the kernels need (frost textures), loaded once and handed to kernels as tensors."""
+"""Bundled data the kernels need (frost textures, Geirhos et al. 2018 tables), loaded once, as tensors."""
 
 from __future__ import annotations
 
@@ -27,7 +27,38 @@ def frost_textures() -> tuple[torch.Tensor, ...]:
     return tuple(textures)
 
 
-_LOADERS = {"frost": frost_textures}
+@functools.cache
+def geirhos_power_spectrum() -> torch.Tensor:
+    """The 224x224 mean amplitude spectrum (fftshift order) of Geirhos et al. 2018, float64.
+
+    ``power_equalisation`` gives every image this amplitude spectrum (CC BY 4.0, unchanged; see
+    corrupter/assets/geirhos2018/NOTICE.md).
+    """
+    return _geirhos_table("mean_power_spectrum_grey.npy", (224, 224))
+
+
+@functools.cache
+def geirhos_gamma_table() -> torch.Tensor:
+    """The 256-entry monitor gamma table of Geirhos et al. 2018 (level k -> luminance), float64.
+
+    ``false_colour`` linearises through it and quantises back to its nearest entry.
+    """
+    table = _geirhos_table("x_gamma_function.npy", (256, 1)).reshape(256)
+    if not bool((table[1:] > table[:-1]).all()):
+        raise ValueError("x_gamma_function.npy: the gamma table must increase strictly")
+    return table
+
+
+def _geirhos_table(name: str, shape: tuple[int, ...]) -> torch.Tensor:
+    with (resources.files("corrupter") / "assets" / "geirhos2018" / name).open("rb") as fh:
+        array = np.load(fh, allow_pickle=False)
+    if array.shape != shape or array.dtype != np.float64 or not np.isfinite(array).all():
+        raise ValueError(f"{name}: expected finite float64 {shape}, got {array.dtype} {array.shape}")
+    return torch.from_numpy(array.copy())
+
+
+_LOADERS = {"frost": frost_textures, "geirhos_power_spectrum": geirhos_power_spectrum,
+            "geirhos_gamma_table": geirhos_gamma_table}
 
 
 def load_assets(names: tuple[str, ...] | list[str], device: torch.device | str | None = None) -> dict[str, Any]:

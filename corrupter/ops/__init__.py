@@ -7,10 +7,18 @@ explicit generators (see ``_batch.draw_batch``), assets arrive as tensors.
 # The family modules register their corruptions on import. One per line: a new family is a line of its own.
 from . import (  # noqa: F401
     blur,
+    cbar_caustics,
+    cbar_checkerboard,
+    cbar_perlin,
+    cbar_sparkles,
+    cbar_spectral,
+    cbar_waves,
     digital,
     elastic,
     filters,
     fourier,
+    geirhos,
+    geirhos_spectral,
     noise,
     weather,
 )

@@ -36,6 +36,9 @@ class CorruptionSpec:
             (not always 1..N: e.g. ImageNet-C saturate's severity 3 is milder than 2).
         assets: names of bundled data (e.g. ``frost``) passed to ``apply`` as ``assets=``.
         reference: where the definition comes from.
+        derive: ``derive(params, given) -> params``, run by ``params()`` on the merged parameters with
+            the names given explicitly: fills in what follows from them (ImageNet-C-bar: the
+            physical parameters of a given severity) or refuses a contradiction. None: nothing to do.
     """
 
     name: str
@@ -47,6 +50,7 @@ class CorruptionSpec:
     distortion_order: tuple[int, ...] = ()
     assets: tuple[str, ...] = ()
     reference: str = ""
+    derive: Callable[[dict[str, Any], frozenset[str]], dict[str, Any]] | None = None
 
     @property
     def summary(self) -> str:
@@ -78,7 +82,7 @@ class CorruptionSpec:
             raise ValueError(
                 f"{self.name}: unknown parameter(s) {sorted(unknown)}; known: {sorted(base)}")
         base.update(overrides)
-        return base
+        return self.derive(base, frozenset(overrides)) if self.derive else base
 
 
 _REGISTRY: dict[str, CorruptionSpec] = {}
@@ -94,6 +98,7 @@ def register_corruption(
     distortion_order: tuple[int, ...] | None = None,
     assets: tuple[str, ...] = (),
     reference: str = "",
+    derive: Callable[[dict[str, Any], frozenset[str]], dict[str, Any]] | None = None,
 ) -> Callable[[Callable[..., torch.Tensor]], Callable[..., torch.Tensor]]:
     """Decorator filing a kernel under ``name``. A duplicate name is an error, never an overwrite."""
     if family not in FAMILIES:
@@ -112,7 +117,7 @@ def register_corruption(
         _REGISTRY[name] = CorruptionSpec(
             name=name, family=family, apply=fn, levels=tuple(dict(s) for s in levels),
             sample=sample, tags=frozenset((family, *tags)), distortion_order=order,
-            assets=tuple(assets), reference=reference)
+            assets=tuple(assets), reference=reference, derive=derive)
         return fn
 
     return decorate

@@ -13,6 +13,7 @@ from ..config import ReleaseConfig, config_digest, release_identity
 from ..io.manifest import MANIFEST, build_manifest, dump_manifest
 from ..io.storage import AlreadyExists, Storage, StorageError, is_s3_uri, object_digest
 from ..seeding import SEED_SCHEME
+from .dryrun import dry_run_variants
 from .loopback import keep_private_cluster_on_loopback
 from .plan import WorkUnit, plan_units
 from .worker import RECEIPTS, receipt_path, release_storage
@@ -103,8 +104,9 @@ def run_release(config: ReleaseConfig, *, address: str | None = None, progress: 
 
     start = time.perf_counter()
     release = release_storage(config)
-    units = plan_units(config)  # plan and inputs are checked before the version is claimed
+    units = plan_units(config)  # plan, inputs and parameters are checked before the version is claimed
     check_inputs(units)
+    dry_run_variants(config, (o.variant for u in units for o in u.outputs))
     claim_release(config, release)
     done = completed_receipts(release, units)
     pending = [u for u in units if not all(o.path in done for o in u.outputs)]

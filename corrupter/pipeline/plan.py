@@ -9,7 +9,7 @@ from typing import Any
 
 from .. import ops
 from ..config import ReleaseConfig, expand_name
-from ..io.shards import expand_shard_patterns
+from ..io.patterns import expand_shard_patterns
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,16 @@ from .. import ops
 from ..config import ReleaseConfig
 from ..io.assets import load_assets
 from ..io.codec import BadImage, encode_images, prepare_image
-from ..io.shards import HashingReader, ParsedSample, RawSample, Rejected, iter_samples, parse_sample, safe_key
+from ..io.shards import (
+    SAMPLE_EXTENSIONS,
+    HashingReader,
+    ParsedSample,
+    RawSample,
+    Rejected,
+    iter_samples,
+    parse_sample,
+    safe_key,
+)
 from ..io.storage import (
     AlreadyExists,
     Storage,
@@ -159,7 +168,8 @@ class ShardWorker:
         """Decoded, cropped samples in input order, batched by equal shape."""
         batch: list[_Input] = []
         seen: set[str] = set()
-        for item in iter_samples(stream, source):
+        limit = self.config.input.max_member_bytes
+        for item in iter_samples(stream, source, limit, read_extensions=SAMPLE_EXTENSIONS):
             sample = self._prepare(item, seen, state)
             if sample is None:
                 continue
@@ -178,7 +188,7 @@ class ShardWorker:
                 state.shard_errors.append(item.reason)
             return None
         try:
-            parsed: ParsedSample = parse_sample(item)
+            parsed: ParsedSample = parse_sample(item, self.config.input.num_classes)
             key = safe_key(parsed.key)
             if len(f"{key}.json".encode()) > 100:
                 raise ValueError(f"key of {len(key.encode())} bytes is too long for a tar member name "
@@ -188,6 +198,9 @@ class ShardWorker:
             pixels = prepare_image(parsed.image_bytes, self.config.preprocess)
         except (BadImage, ValueError) as exc:
             state.quarantined.append({"key": item.key, "reason": str(exc)})
+            return None
+        except Exception as exc:  # noqa: BLE001  (one sample, whatever breaks in it, never costs the unit)
+            state.quarantined.append({"key": item.key, "reason": f"cannot use this sample: {type(exc).__name__}: {exc}"})
             return None
         seen.add(key)
         return _Input(key, parsed.label, parsed.key, pixels)

@@ -6,7 +6,7 @@ import tarfile
 import pytest
 import webdataset as wds
 
-from corrupter.io.shards import HashingReader, RawSample, Rejected, iter_samples, parse_sample, split_member_name
+from corrupter.io.shards import HashingReader, RawSample, iter_samples, parse_sample, split_member_name
 from corrupter.io.tarwriter import FIXED_MTIME, DeterministicTarWriter
 
 SAMPLES = [("a1", {"jpg": b"\xff\xd8img1", "cls": b"3", "json": b"{}"}),
@@ -64,4 +64,3 @@ def test_label_sources_and_errors():
         parse_sample(RawSample("k", {"jpg": b"x"}))
     with pytest.raises(ValueError, match="no image member"):
         parse_sample(RawSample("k", {"cls": b"1", "txt": b"t"}))
-    assert isinstance(Rejected("k", "r"), Rejected)

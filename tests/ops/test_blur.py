@@ -11,7 +11,9 @@ Tolerances (measured values in brackets, see the corrupter.ops.blur docstring fo
   statistics within the seed spread of the original's (tests/reference_stats.py: 4 seed standard
   errors + the common 2e-4 floor).
 - motion_blur: with the reference's own angles, statistics within 1e-4 of imagecorruptions'
-  [<= 6e-5]; with our random angles, within the seed spread.
+  [<= 5.5e-5], but diff_abs_mean within 4e-4 [3.1e-4]: our half-level rounding offset shifts the
+  mean by exactly half a level (taken out before comparing) but the mean absolute difference by
+  less, pixel by pixel; with our random angles, within the seed spread.
 Every criterion also rejects the adjacent severities' parameters (``assert_neighbours_rejected``).
 """
 
@@ -177,7 +179,9 @@ def test_motion_blur_with_the_reference_angles_matches_imagecorruptions(severity
             ours = photo_average([image_stats(photos[p], o) for p, o in zip(names, out.permute(0, 2, 3, 1).numpy())])
             if any(abs(ours[k] - HALF_LEVEL - ref_run[k]) > 1e-4 for k in ("mean", "diff_mean")):
                 return False
-            if any(abs(ours[k] - ref_run[k]) > 5e-4 for k in ("std", "diff_abs_mean", "diff_rms", "high_freq_ratio")):
+            if any(abs(ours[k] - ref_run[k]) > 1e-4 for k in ("std", "diff_rms", "high_freq_ratio")):
+                return False
+            if abs(ours["diff_abs_mean"] - ref_run["diff_abs_mean"]) > 4e-4:
                 return False
         return True
 

@@ -256,3 +256,57 @@ def test_the_gpu_shard_check_on_the_cpu_with_libjpeg_turbo(tmp_path):
     """The same check, with the CPU and torchvision's encoder standing in for the GPU and nvJPEG,
     so that it is known to pass where it can run without a GPU."""
     check_gpu_written_shards(tmp_path, "cpu", "torchvision")
+
+
+def test_any_failure_in_one_sample_quarantines_it_and_the_unit_goes_on(tmp_path, monkeypatch):
+    """Issue 15.1: not only ValueErrors: whatever one sample raises costs that sample only."""
+    calls = []
+
+    def flaky(data, preprocess):
+        calls.append(len(data))
+        if len(calls) == 2:
+            raise RecursionError("maximum recursion depth exceeded while decoding a JSON array")
+        return worker_module.prepare_image.__wrapped__(data, preprocess)
+
+    flaky.__wrapped__ = worker_module.prepare_image
+    monkeypatch.setattr(worker_module, "prepare_image", flaky)
+    receipt = run_all(make_config([REPO / "data" / "sample" / "val-000000.tar"], tmp_path))[0]
+    assert receipt["samples"] == 2 and receipt["samples_read"] == 3
+    [entry] = receipt["quarantined"]
+    assert entry["reason"] == ("cannot use this sample: RecursionError: maximum recursion depth exceeded "
+                               "while decoding a JSON array")
+
+
+def test_labels_outside_num_classes_are_quarantined(tmp_path):
+    config = make_config([REPO / "data" / "sample" / "val-000000.tar"], tmp_path)
+    config = config.model_copy(update={"input": config.input.model_copy(update={"num_classes": 10})})
+    receipt = run_all(config)[0]
+    assert receipt["samples"] == 0 and receipt["samples_read"] == 3
+    assert all("is outside 0..9 (input.num_classes is 10)" in q["reason"] for q in receipt["quarantined"])
+
+
+def test_concatenated_cut_and_bomb_shards_through_the_worker(tmp_path):
+    """Issue 15.3 and 15.6: every sample of a concatenation written; a gzip of a cut tar and a gzip
+    bomb each leave a record; read = written + quarantined throughout."""
+    from tests.badshards import (
+        CONCATENATED_KEYS,
+        write_concatenated_shard,
+        write_gzip_bomb,
+        write_gzip_of_cut_tar,
+    )
+
+    write_concatenated_shard(tmp_path / "cat.tar")
+    kept = write_gzip_of_cut_tar(tmp_path / "cut.tar.gz")
+    write_gzip_bomb(tmp_path / "bomb.tar.gz")
+    config = make_config([tmp_path / "cat.tar", tmp_path / "cut.tar.gz", tmp_path / "bomb.tar.gz"], tmp_path / "out")
+    config = config.model_copy(update={"corruptions": config.corruptions[:1]})
+    receipts = {r["source"]["uri"].rsplit("/", 1)[1]: r for r in run_all(config) if r["level"] == 1}
+    for receipt in receipts.values():
+        assert receipt["samples_read"] == receipt["samples"] + len(receipt["quarantined"])
+    assert receipts["cat.tar"]["samples"] == len(CONCATENATED_KEYS) and receipts["cat.tar"]["source"]["errors"] == []
+    assert receipts["cut.tar.gz"]["samples"] == kept
+    assert ["no end-of-archive marker" in e for e in receipts["cut.tar.gz"]["source"]["errors"]] == [True]
+    bomb = receipts["bomb.tar.gz"]
+    assert bomb["samples"] == 2  # gzbomb_before and gzbomb_after, around the bomb
+    assert {q["key"]: q["reason"].split(",")[0] for q in bomb["quarantined"]} == {
+        "gzbomb": "member 'gzbomb.jpg' declares 268"}
