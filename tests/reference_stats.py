@@ -158,16 +158,19 @@ class SeedSpreadCheck:
     """Our runs and the reference's for one reference table, memoised per (op, level).
 
     ``table`` is ``stats["runs"]`` for the ImageNet-C files (the op -> level key -> photo -> seeds
-    mapping); ``level_key(name, level)`` names a level in it (default ``str(level)``: the severity).
+    mapping); ``level_key(name, level)`` names a level in it (default ``str(level)``: the severity)
+    and ``reference_name(name)`` the op (default: ours; the Geirhos files say ``contrast`` for our
+    ``grayscale_contrast``, ``colour`` for ``grayscale``).
     One instance per test module (a module-scoped fixture) computes each (op, level) once, shared by
     the match test and the neighbour tests of the adjacent levels.
     """
 
     def __init__(self, table: Mapping[str, Any], photos: Mapping[str, np.ndarray], *, seeds: int = SEEDS,
                  seed_base: int = SEED_BASE, level_key: Callable[[str, int], str] = lambda name, level: str(level),
+                 reference_name: Callable[[str], str] = lambda name: name,
                  shift: Mapping[str, Mapping[str, float]] | None = None) -> None:
         self.table, self.photos, self.seeds, self.seed_base = table, photos, seeds, seed_base
-        self.level_key, self.shift = level_key, dict(shift or {})
+        self.level_key, self.reference_name, self.shift = level_key, reference_name, dict(shift or {})
         self._ours: dict[tuple[str, int], list[Stats]] = {}
 
     def ours(self, name: str, level: int) -> list[Stats]:
@@ -177,7 +180,7 @@ class SeedSpreadCheck:
         return self._ours[name, level]
 
     def reference(self, name: str, level: int) -> list[Stats]:
-        return reference_runs(self.table, name, self.level_key(name, level), sorted(self.photos))
+        return reference_runs(self.table, self.reference_name(name), self.level_key(name, level), sorted(self.photos))
 
     def cells(self, name: str, level: int, ours_level: int | None = None) -> list[Cell]:
         """Ours at ``ours_level`` (default: the same level) against the reference at ``level``."""
