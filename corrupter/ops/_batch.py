@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -29,6 +29,27 @@ def apply_batch(spec: CorruptionSpec, images: torch.Tensor, params: Mapping[str,
                 generators: Sequence[torch.Generator] = (),
                 assets: Mapping[str, Any] | None = None) -> tuple[torch.Tensor, Draws]:
     """Corrupt float (B, C, H, W) images in [0, 1]; returns the output and the draws used."""
+    return _apply(spec, spec.apply, images, params, generators, assets)
+
+
+def apply_batch_uint8(spec: CorruptionSpec, levels: torch.Tensor, params: Mapping[str, Any],
+                      generators: Sequence[torch.Generator] = (),
+                      assets: Mapping[str, Any] | None = None) -> tuple[torch.Tensor, Draws]:
+    """Corrupt uint8 (B, C, H, W) levels through the op's 8-bit kernel (``spec.apply_uint8``).
+
+    The same bytes as ``quantize_uint8(apply_batch(spec, levels / 255, ...)[0])``, without the two
+    float conversions. Raises ValueError for an op without an 8-bit kernel (see ``spec.apply_uint8``).
+    """
+    if spec.apply_uint8 is None:
+        raise ValueError(f"{spec.name} has no 8-bit kernel; use apply_batch")
+    if levels.dtype != torch.uint8:
+        raise TypeError(f"{spec.name}: the 8-bit kernel takes uint8 levels, got {levels.dtype}")
+    return _apply(spec, spec.apply_uint8, levels, params, generators, assets)
+
+
+def _apply(spec: CorruptionSpec, kernel: Callable[..., torch.Tensor], images: torch.Tensor,
+           params: Mapping[str, Any], generators: Sequence[torch.Generator],
+           assets: Mapping[str, Any] | None) -> tuple[torch.Tensor, Draws]:
     if images.ndim != 4 or images.shape[1] != 3:
         raise ValueError(f"expected images of shape (B, 3, H, W), got {tuple(images.shape)}")
     if spec.stochastic and len(generators) != images.shape[0]:
@@ -44,7 +65,7 @@ def apply_batch(spec: CorruptionSpec, images: torch.Tensor, params: Mapping[str,
         extra["assets"] = {a: assets[a] for a in spec.assets}  # type: ignore[index]
     if images.shape[0] == 0:
         return images.clone(), draws
-    out = spec.apply(images, on_device, **params, **extra)
+    out = kernel(images, on_device, **params, **extra)
     return out, draws
 
 

@@ -40,6 +40,12 @@ class CorruptionSpec:
         derive: ``derive(params, given) -> params``, run by ``params()`` on the merged parameters with
             the names given explicitly: fills in what follows from them (ImageNet-C-bar: the
             physical parameters of a given severity) or refuses a contradiction. None: nothing to do.
+        apply_uint8: for ops with 8-bit semantics (they read the input at its 8-bit level and
+            their output is on the 8-bit grid): the same corruption on uint8 levels,
+            ``apply_uint8(levels, draws, **params) -> levels``, uint8 (B, 3, H, W) in and out, on
+            the input's device. It must give exactly ``quantize_uint8(apply(levels / 255))``
+            (tests/ops/test_contract.py); a worker, whose input and output are 8-bit anyway, calls
+            it and skips both float conversions. ``apply`` stays the op's definition. None: float only.
     """
 
     name: str
@@ -52,6 +58,7 @@ class CorruptionSpec:
     assets: tuple[str, ...] = ()
     reference: str = ""
     derive: Callable[[dict[str, Any], frozenset[str]], dict[str, Any]] | None = None
+    apply_uint8: Callable[..., torch.Tensor] | None = None
 
     @property
     def summary(self) -> str:
@@ -100,6 +107,7 @@ def register_corruption(
     assets: tuple[str, ...] = (),
     reference: str = "",
     derive: Callable[[dict[str, Any], frozenset[str]], dict[str, Any]] | None = None,
+    apply_uint8: Callable[..., torch.Tensor] | None = None,
 ) -> Callable[[Callable[..., torch.Tensor]], Callable[..., torch.Tensor]]:
     """Decorator filing a kernel under ``name``. A duplicate name is an error, never an overwrite."""
     if family not in FAMILIES:
@@ -118,7 +126,7 @@ def register_corruption(
         _REGISTRY[name] = CorruptionSpec(
             name=name, family=family, apply=fn, levels=tuple(dict(s) for s in levels),
             sample=sample, tags=frozenset((family, *tags)), distortion_order=order,
-            assets=tuple(assets), reference=reference, derive=derive)
+            assets=tuple(assets), reference=reference, derive=derive, apply_uint8=apply_uint8)
         return fn
 
     return decorate

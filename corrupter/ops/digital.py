@@ -5,8 +5,11 @@ contrast works on float pixels. brightness, saturate, pixelate and jpeg_compress
 its 8-bit level (``quantize_uint8``, the level the pipeline stores), the arithmetic mirrors the
 reference (skimage's float64 HSV conversion; Pillow's BOX resampling and libjpeg, called directly
 on the CPU and reproduced in torch or torchvision for other devices, see ``_pillow``), and the
-output is the reference's truncated 8-bit level divided by 255. On 8-bit inputs they reproduce the reference byte for byte at 224x224 (tests/ops/test_digital.py), and
-pixelate and jpeg_compression match Pillow at any size.
+output is the reference's truncated 8-bit level divided by 255. Each is written as a kernel on
+uint8 levels (``*_levels``, registered as the op's ``apply_uint8``: the worker's route, with no
+float conversion on either side) and the float form around it (``_from_levels``). On 8-bit inputs
+they reproduce the reference byte for byte at 224x224 (tests/ops/test_digital.py), and pixelate
+and jpeg_compression match Pillow at any size.
 
 Deliberate deviations from make_imagenet_c.py:
 - A float input between 8-bit levels is first truncated to its level (the reference only ever sees
@@ -18,6 +21,9 @@ Deliberate deviations from make_imagenet_c.py:
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -140,20 +146,40 @@ def hsv_to_rgb_levels(hue: torch.Tensor, saturation: torch.Tensor, value: torch.
     return levels
 
 
+def _from_levels(kernel: Callable[..., torch.Tensor], images: torch.Tensor, draws: Draws,
+                 **params: Any) -> torch.Tensor:
+    """An op's float form from its 8-bit kernel: the input read at its 8-bit level, the output's
+    levels / 255 (see the module docstring)."""
+    levels = kernel(quantize_uint8(images), draws, **params)
+    return levels.to(device=images.device, dtype=images.dtype, memory_format=torch.contiguous_format).div_(255)
+
+
+def brightness_levels(levels: torch.Tensor, draws: Draws, *, shift: float) -> torch.Tensor:
+    """brightness on uint8 levels (the worker's 8-bit route, see CorruptionSpec.apply_uint8)."""
+    hue, saturation, value = rgb_to_hsv(levels)
+    return hsv_to_rgb_levels(hue, saturation, (value + float(shift)).clamp_(0, 1))
+
+
 @register_corruption("brightness", family="digital", levels=BRIGHTNESS_SEVERITIES, tags=("imagenet-c",),
-                     reference=f"{_REFERENCE} brightness")
+                     reference=f"{_REFERENCE} brightness", apply_uint8=brightness_levels)
 def brightness(images: torch.Tensor, draws: Draws, *, shift: float) -> torch.Tensor:
     """Brighten in HSV space: V <- clip(V + shift, 0, 1), hue and saturation kept.
 
     Shape: (B, C, H, W) -> (B, C, H, W). Deterministic. 8-bit semantics (see the module docstring).
     """
-    hue, saturation, value = rgb_to_hsv(quantize_uint8(images))
-    levels = hsv_to_rgb_levels(hue, saturation, (value + float(shift)).clamp_(0, 1))
-    return levels.to(images.dtype).div_(255)
+    return _from_levels(brightness_levels, images, draws, shift=shift)
+
+
+def saturate_levels(levels: torch.Tensor, draws: Draws, *, scale: float, shift: float) -> torch.Tensor:
+    """saturate on uint8 levels (the worker's 8-bit route, see CorruptionSpec.apply_uint8)."""
+    hue, saturation, value = rgb_to_hsv(levels)
+    saturation = (saturation * float(scale) + float(shift)).clamp_(0, 1)
+    return hsv_to_rgb_levels(hue, saturation, value)
 
 
 @register_corruption("saturate", family="digital", levels=SATURATE_SEVERITIES, tags=("imagenet-c-extra",),
-                     distortion_order=(3, 1, 4, 2, 5), reference=f"{_REFERENCE} saturate")
+                     distortion_order=(3, 1, 4, 2, 5), reference=f"{_REFERENCE} saturate",
+                     apply_uint8=saturate_levels)
 def saturate(images: torch.Tensor, draws: Draws, *, scale: float, shift: float) -> torch.Tensor:
     """Rescale HSV saturation: S <- clip(S * scale + shift, 0, 1); desaturates for scale < 1.
 
@@ -161,13 +187,22 @@ def saturate(images: torch.Tensor, draws: Draws, *, scale: float, shift: float) 
     3 (x2), 1 (x0.3), 4, 2 (x0.1), 5.
     Shape: (B, C, H, W) -> (B, C, H, W). Deterministic. 8-bit semantics (see the module docstring).
     """
-    hue, saturation, value = rgb_to_hsv(quantize_uint8(images))
-    saturation = (saturation * float(scale) + float(shift)).clamp_(0, 1)
-    return hsv_to_rgb_levels(hue, saturation, value).to(images.dtype).div_(255)
+    return _from_levels(saturate_levels, images, draws, scale=scale, shift=shift)
+
+
+def pixelate_levels(levels: torch.Tensor, draws: Draws, *, factor: float) -> torch.Tensor:
+    """pixelate on uint8 levels (the worker's 8-bit route, see CorruptionSpec.apply_uint8)."""
+    height, width = levels.shape[-2:]
+    small = (max(1, int(height * float(factor))), max(1, int(width * float(factor))))
+    if levels.device.type == "cpu":
+        levels = box_resize_with_pillow(levels, small)
+    else:
+        levels = box_resize(levels, *small)
+    return box_resize(levels, height, width).contiguous()
 
 
 @register_corruption("pixelate", family="digital", levels=PIXELATE_SEVERITIES, tags=("imagenet-c",),
-                     reference=f"{_REFERENCE} pixelate")
+                     reference=f"{_REFERENCE} pixelate", apply_uint8=pixelate_levels)
 def pixelate(images: torch.Tensor, draws: Draws, *, factor: float) -> torch.Tensor:
     """Pixelate: BOX-downsample to int(factor * size), then BOX-upsample back (Pillow, bit-exact).
 
@@ -177,19 +212,18 @@ def pixelate(images: torch.Tensor, draws: Draws, *, factor: float) -> torch.Tens
     upsampling, a gather, is torch's on every device. The same bytes either way.
     Shape: (B, C, H, W) -> (B, C, H, W). Deterministic. 8-bit semantics (see the module docstring).
     """
-    height, width = images.shape[-2:]
-    small = (max(1, int(height * float(factor))), max(1, int(width * float(factor))))
-    levels = quantize_uint8(images)
-    if images.device.type == "cpu":
-        levels = box_resize_with_pillow(levels, small)
-    else:
-        levels = box_resize(levels, *small)
-    blocky = box_resize(levels, height, width)
-    return blocky.to(images.dtype, memory_format=torch.contiguous_format).div_(255)
+    return _from_levels(pixelate_levels, images, draws, factor=factor)
+
+
+def jpeg_compression_levels(levels: torch.Tensor, draws: Draws, *, quality: int) -> torch.Tensor:
+    """jpeg_compression on uint8 levels (the worker's 8-bit route, see CorruptionSpec.apply_uint8)."""
+    if levels.device.type == "cpu":
+        return jpeg_round_trip_with_pillow(levels, int(quality))
+    return jpeg_round_trip_with_torchvision(levels, int(quality)).to(levels.device)
 
 
 @register_corruption("jpeg_compression", family="digital", levels=JPEG_SEVERITIES, tags=("imagenet-c",),
-                     reference=f"{_REFERENCE} jpeg_compression")
+                     reference=f"{_REFERENCE} jpeg_compression", apply_uint8=jpeg_compression_levels)
 def jpeg_compression(images: torch.Tensor, draws: Draws, *, quality: int) -> torch.Tensor:
     """JPEG round trip at ``quality`` (libjpeg defaults: 4:2:0 chroma, islow DCT), as Pillow does.
 
@@ -197,9 +231,4 @@ def jpeg_compression(images: torch.Tensor, draws: Draws, *, quality: int) -> tor
     CPU, which writes the same bytes (``_pillow.jpeg_round_trip_with_torchvision``).
     Shape: (B, C, H, W) -> (B, C, H, W). Deterministic. 8-bit semantics (see the module docstring).
     """
-    levels = quantize_uint8(images)
-    if images.device.type == "cpu":
-        decoded = jpeg_round_trip_with_pillow(levels, int(quality))
-    else:
-        decoded = jpeg_round_trip_with_torchvision(levels, int(quality))
-    return decoded.to(device=images.device, dtype=images.dtype).div_(255)
+    return _from_levels(jpeg_compression_levels, images, draws, quality=quality)

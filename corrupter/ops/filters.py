@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ._common import central_band_mask, filter_spectrum
+from ._common import low_pass_band
 from ._registry import Draws, register_corruption
 
 # Bandwidth B = side of the central B x B square of frequencies (odd, so the band is symmetric about
@@ -25,8 +25,7 @@ def low_pass(images: torch.Tensor, draws: Draws, *, bandwidth: int) -> torch.Ten
 
     Shape: (B, C, H, W) -> (B, C, H, W). Deterministic.
     """
-    keep = central_band_mask(images.shape[-2], images.shape[-1], int(bandwidth), images.device)
-    return filter_spectrum(images, keep).clamp(0, 1)
+    return low_pass_band(images, int(bandwidth)).clamp_(0, 1)
 
 
 @register_corruption("high_pass", family="filter", levels=HIGH_PASS_SEVERITIES, tags=("yin2019",),
@@ -34,9 +33,8 @@ def low_pass(images: torch.Tensor, draws: Draws, *, bandwidth: int) -> torch.Ten
 def high_pass(images: torch.Tensor, draws: Draws, *, bandwidth: int) -> torch.Tensor:
     """Remove the central bandwidth x bandwidth frequencies of each channel, keeping its mean.
 
-    Shape: (B, C, H, W) -> (B, C, H, W). Deterministic.
+    The image minus its central band, plus the mean (the band's DC term, kept so the image stays
+    viewable). Shape: (B, C, H, W) -> (B, C, H, W). Deterministic.
     """
-    height, width = images.shape[-2], images.shape[-1]
-    keep = ~central_band_mask(height, width, int(bandwidth), images.device)
-    keep[height // 2, width // 2] = True  # DC: the channel mean stays, so the image stays viewable
-    return filter_spectrum(images, keep).clamp(0, 1)
+    means = images.mean(dim=(-2, -1), keepdim=True, dtype=torch.float64).to(images.dtype)
+    return (images - low_pass_band(images, int(bandwidth))).add_(means).clamp_(0, 1)

@@ -85,6 +85,22 @@ class _Input:
 
 
 @dataclass
+class _Group:
+    """Samples of one window that share an image shape: one kernel input, written back in order."""
+
+    indices: list[int]
+    levels: torch.Tensor  # uint8 (n, 3, H, W) on the worker's device
+    _images: torch.Tensor | None = None
+
+    def images(self) -> torch.Tensor:
+        """float (n, 3, H, W) in [0, 1], made once and shared by every variant (kernels never
+        write their input); never made when every op of the unit has an 8-bit kernel."""
+        if self._images is None:
+            self._images = self.levels.float() / 255
+        return self._images
+
+
+@dataclass
 class _Output:
     shard: OutputShard
     tmp_path: str
@@ -150,13 +166,12 @@ class ShardWorker:
         state = _ReadState()
         with open_input(unit.source, self.config.s3) as raw:
             stream = HashingReader(raw)
-            for batch in self._batches(stream, unit.source, state):
-                state.read += len(batch)
-                # Converted once per batch and shared by every variant (kernels never write their input).
-                images = torch.stack([s.pixels for s in batch]).to(self.device).float() / 255
+            for window in self._windows(stream, unit.source, state):
+                state.read += len(window)
+                groups = self._group_by_shape(window)
                 for out in outputs:
-                    self._corrupt_batch(batch, images, out, unit)
-                report.images += len(batch) * len(outputs)
+                    self._corrupt_window(window, groups, out, unit)
+                report.images += len(window) * len(outputs)
                 release_free_heap()
             stream.drain()
         state.read += len(state.quarantined)
@@ -164,21 +179,32 @@ class ShardWorker:
                   "errors": state.shard_errors}
         return state.read, state.quarantined, source
 
-    def _batches(self, stream: HashingReader, source: str, state: _ReadState) -> Iterator[list[_Input]]:
-        """Decoded, cropped samples in input order, batched by equal shape."""
-        batch: list[_Input] = []
+    def _windows(self, stream: HashingReader, source: str, state: _ReadState) -> Iterator[list[_Input]]:
+        """Decoded, preprocessed samples in input order, ``run.batch_size`` at a time."""
+        window: list[_Input] = []
         seen: set[str] = set()
         limit = self.config.input.max_member_bytes
         for item in iter_samples(stream, source, limit, read_extensions=SAMPLE_EXTENSIONS):
             sample = self._prepare(item, seen, state)
             if sample is None:
                 continue
-            if batch and (len(batch) >= self.config.run.batch_size or batch[0].pixels.shape != sample.pixels.shape):
-                yield batch
-                batch = []
-            batch.append(sample)
-        if batch:
-            yield batch
+            window.append(sample)
+            if len(window) >= self.config.run.batch_size:
+                yield window
+                window = []
+        if window:
+            yield window
+
+    def _group_by_shape(self, window: list[_Input]) -> list[_Group]:
+        """The window's samples grouped by image shape (kernels take one shape per call), in order
+        of first appearance. Without a crop, images keep their own sizes: grouping a window rather
+        than cutting a batch at every change of shape keeps kernel calls full; no image is padded,
+        and outputs are written back in input order (per-sample draws: no byte depends on it)."""
+        indices: dict[tuple[int, ...], list[int]] = {}
+        for i, sample in enumerate(window):
+            indices.setdefault(tuple(sample.pixels.shape), []).append(i)
+        return [_Group(members, torch.stack([window[i].pixels for i in members]).to(self.device))
+                for members in indices.values()]
 
     def _prepare(self, item: RawSample | Rejected, seen: set[str], state: _ReadState) -> _Input | None:
         if isinstance(item, Rejected):
@@ -205,15 +231,21 @@ class ShardWorker:
         seen.add(key)
         return _Input(key, parsed.label, parsed.key, pixels)
 
-    def _corrupt_batch(self, batch: list[_Input], images: torch.Tensor, out: _Output, unit: WorkUnit) -> None:
+    def _corrupt_window(self, window: list[_Input], groups: list[_Group], out: _Output, unit: WorkUnit) -> None:
+        """One variant of a window: each shape group through the kernel, then written in input order."""
         variant = out.shard.variant
         spec = ops.get_corruption(variant.corruption)
         params = variant.param_dict
-        seeds = [derive_seed(release_seed(self.config), s.key, variant.corruption, variant.name) for s in batch]
-        pixels, sampled = self._corrupt(images, spec, params, seeds)
         fmt = self.config.output.format
-        encoded = encode_images(pixels, fmt, self.config.output.jpeg_quality, self.jpeg_encoder)
-        for i, sample in enumerate(batch):
+        seeds = [derive_seed(release_seed(self.config), s.key, variant.corruption, variant.name) for s in window]
+        encoded: list[bytes] = [b""] * len(window)
+        sampled: list[dict[str, Any]] = [{}] * len(window)
+        for group in groups:
+            pixels, drawn = self._corrupt(group, spec, params, [seeds[i] for i in group.indices])
+            for i, data, draws in zip(group.indices, encode_images(pixels, fmt, self.config.output.jpeg_quality,
+                                                                  self.jpeg_encoder), drawn):
+                encoded[i], sampled[i] = data, draws
+        for i, sample in enumerate(window):
             meta = {
                 "corruption": variant.corruption, "variant": variant.name, "level": variant.level,
                 "params": params, "sampled": sampled[i], "seed": seeds[i],
@@ -227,22 +259,30 @@ class ShardWorker:
             })
             out.samples += 1
 
-    def _corrupt(self, images: torch.Tensor, spec: ops.CorruptionSpec, params: dict[str, Any],
+    def _corrupt(self, group: _Group, spec: ops.CorruptionSpec, params: dict[str, Any],
                  seeds: list[int]) -> tuple[torch.Tensor, list[dict[str, Any]]]:
         """uint8 (B, 3, H, W) outputs on the worker's device and each sample's recordable draws.
 
-        On the CPU the kernel runs CPU_KERNEL_BATCH samples at a time: its float64 temporaries then
-        stay under glibc's mmap ceiling and in cache (see heap.py); outputs do not depend on how a
-        batch is split (tests/pipeline/test_worker.py, and the contract test batched == unbatched).
+        Ops with an 8-bit kernel (``spec.apply_uint8``) take the decoded levels and return levels:
+        the same bytes as the float kernel and the quantisation, without either conversion. On the
+        CPU the kernel runs CPU_KERNEL_BATCH samples at a time: its float64 temporaries then stay
+        under glibc's mmap ceiling and in cache (see heap.py); outputs do not depend on how a batch
+        is split (tests/pipeline/test_worker.py, and the contract test batched == unbatched).
         """
-        chunk = CPU_KERNEL_BATCH if self.device.type == "cpu" else len(images)
+        chunk = CPU_KERNEL_BATCH if self.device.type == "cpu" else len(group.indices)
         assets = self._assets_for(spec)
+        eight_bit = spec.apply_uint8 is not None
+        inputs = group.levels if eight_bit else group.images()
         pixels, sampled = [], []
-        for first in range(0, len(images), chunk):
-            part = images[first:first + chunk]
+        for first in range(0, len(inputs), chunk):
+            part = inputs[first:first + chunk]
             generators = [make_generator(s) for s in seeds[first:first + chunk]]
-            corrupted, draws = ops.apply_batch(spec, part, params, generators, assets)
-            pixels.append(ops.quantize_uint8(corrupted))
+            if eight_bit:
+                corrupted, draws = ops.apply_batch_uint8(spec, part, params, generators, assets)
+                pixels.append(corrupted)
+            else:
+                corrupted, draws = ops.apply_batch(spec, part, params, generators, assets)
+                pixels.append(ops.quantize_uint8(corrupted))
             sampled += [ops.recordable_draws(draws, i) for i in range(len(part))]
         return torch.cat(pixels), sampled
 

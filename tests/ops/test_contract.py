@@ -121,3 +121,44 @@ def test_cpu_and_cuda_agree(name, three):
     # Same draws on both devices; only float rounding differs, so a pixel may move by one level
     # and, for ops with thresholds or sequential copies, a tiny share may move further.
     assert (diff > 1).float().mean() < 1e-3 and diff.float().mean() < 0.05
+
+
+# The 8-bit route (CorruptionSpec.apply_uint8): ops with 8-bit semantics also take and return uint8
+# levels, which a worker uses to skip both float conversions. It must be the float kernel's bytes.
+UINT8_NAMES = [name for name in NAMES if ops.get_corruption(name).apply_uint8 is not None]
+UINT8_LEVELS = [(name, level) for name, level in LEVELS if name in UINT8_NAMES]
+
+
+def test_the_8_bit_imagenet_c_ops_have_an_8_bit_kernel():
+    assert {"brightness", "saturate", "pixelate", "jpeg_compression"} <= set(UINT8_NAMES)
+
+
+def eight_bit_inputs(three: torch.Tensor) -> list[torch.Tensor]:
+    """The photos at 8 bits, random levels (every value, odd channels), and a small non-square crop."""
+    photos = ops.quantize_uint8(three)
+    noise = torch.randint(0, 256, (2, 3, 61, 90), dtype=torch.uint8, generator=torch.Generator().manual_seed(3))
+    return [photos, noise, photos[:, :, 17:89, 5:105].contiguous()]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("name, level", UINT8_LEVELS)
+def test_the_8_bit_kernel_gives_the_float_kernels_bytes(name, level, three, device):
+    spec = ops.get_corruption(name)
+    params = spec.params(level)
+    assets = load_assets(spec.assets, torch.device(device))
+    for levels in eight_bit_inputs(three):
+        levels = levels.to(device)
+        before = levels.clone()
+        seeds = range(40, 40 + len(levels))
+        as_float, _ = ops.apply_batch(spec, levels.float() / 255, params, [make_generator(s) for s in seeds], assets)
+        as_uint8, _ = ops.apply_batch_uint8(spec, levels, params, [make_generator(s) for s in seeds], assets)
+        assert as_uint8.dtype == torch.uint8 and as_uint8.shape == levels.shape and as_uint8.device == levels.device
+        assert torch.equal(as_uint8, ops.quantize_uint8(as_float))
+        assert torch.equal(levels, before), "the 8-bit kernel wrote to its input"
+
+
+def test_the_8_bit_route_refuses_float_input_and_ops_without_it(three):
+    with pytest.raises(TypeError, match="uint8"):
+        ops.apply_batch_uint8(ops.get_corruption("pixelate"), three, {"factor": 0.5})
+    with pytest.raises(ValueError, match="no 8-bit kernel"):
+        ops.apply_batch_uint8(ops.get_corruption("contrast"), ops.quantize_uint8(three), {"factor": 0.5})
