@@ -9,8 +9,6 @@ import warnings
 import numpy as np
 import torch
 from PIL import Image, ImageOps
-from torchvision.transforms import InterpolationMode
-from torchvision.transforms import functional as TF
 
 IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "webp")
 
@@ -71,12 +69,44 @@ def imagenet_crop(image: Image.Image, resize: int | None, crop: int | None, min_
         raise BadImage(f"image of {width}x{height} is too elongated: resizing its short side to {resize} "
                        f"would make it {round(max(width, height) * resize / min(width, height))} pixels long")
     if resize is not None:
-        image = TF.resize(image, resize, interpolation=InterpolationMode.BILINEAR)
+        image = resize_short_side(image, resize)
     if crop is not None:
         if min(image.size) < crop:
             raise BadImage(f"image of {image.size[0]}x{image.size[1]} is smaller than the {crop}x{crop} crop")
-        image = TF.center_crop(image, [crop, crop])
-    return torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1).contiguous()
+        image = centre_crop(image, crop)
+    return pil_to_planes(image)
+
+
+# ImageNet-C's transforms are torchvision's Resize(256) and CenterCrop(224) on PIL images, which
+# call Pillow. Their arithmetic is repeated here (tests/io/test_codec.py pins it against
+# torchvision): importing torchvision costs a worker seconds and about 165 MiB of memory.
+
+
+def resize_short_side(image: Image.Image, size: int) -> Image.Image:
+    """``torchvision.transforms.functional.resize(image, size)`` on a PIL image: the short side to
+    ``size``, the long side to int(size * long / short), Pillow's bilinear filter."""
+    width, height = image.size
+    short, long = (width, height) if width <= height else (height, width)
+    new_short, new_long = size, int(size * long / short)
+    new_width, new_height = (new_short, new_long) if width <= height else (new_long, new_short)
+    if (new_width, new_height) == (width, height):
+        return image
+    return image.resize((new_width, new_height), Image.Resampling.BILINEAR)
+
+
+def centre_crop(image: Image.Image, size: int) -> Image.Image:
+    """``torchvision.transforms.functional.center_crop(image, [size, size])`` on a PIL image at least
+    ``size`` on each side."""
+    width, height = image.size
+    top, left = int(round((height - size) / 2.0)), int(round((width - size) / 2.0))
+    return image.crop((left, top, left + size, top + size))
+
+
+def pil_to_planes(image: Image.Image) -> torch.Tensor:
+    """A PIL RGB image -> uint8 (3, H, W), one band at a time (no strided copy)."""
+    width, height = image.size
+    planes = np.stack([np.frombuffer(image.tobytes("raw", band), np.uint8) for band in "RGB"])
+    return torch.from_numpy(planes.reshape(3, height, width))
 
 
 def planes_to_pil(pixels: torch.Tensor) -> Image.Image:

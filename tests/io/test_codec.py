@@ -22,6 +22,21 @@ def test_crop_equals_torchvision_resize_256_centre_crop_224(photos):
     assert np.array_equal(imagenet_crop(image, 256, 224).permute(1, 2, 0).numpy(), expected)
 
 
+def test_resize_and_crop_are_torchvisions_at_any_size():
+    """codec repeats torchvision's Resize / CenterCrop arithmetic (so workers need not import it):
+    odd and even sides, up and down, portrait and landscape, ties in the centring."""
+    rng = np.random.default_rng(5)
+    sizes = [(w, h) for w, h in rng.integers(32, 700, size=(40, 2))] + [(224, 224), (256, 256), (255, 301),
+                                                                         (301, 255), (640, 427), (33, 2000)]
+    for width, height in sizes:
+        image = Image.fromarray(rng.integers(0, 256, (int(height), int(width), 3), dtype=np.uint8))
+        for resize, crop in ((256, 224), (64, 63), (300, None), (None, 31)):
+            steps = ([transforms.Resize(resize)] if resize else []) + ([transforms.CenterCrop(crop)] if crop else [])
+            expected = np.asarray(transforms.Compose(steps)(image))
+            assert np.array_equal(imagenet_crop(image, resize, crop).permute(1, 2, 0).numpy(), expected), \
+                (width, height, resize, crop)
+
+
 @pytest.mark.parametrize("mode", ["L", "P", "CMYK", "RGBA", "LA", "I;16"])
 def test_unusual_modes_become_rgb(mode):
     base = Image.fromarray((np.indices((40, 50)).sum(0) * 3 % 256).astype(np.uint8))

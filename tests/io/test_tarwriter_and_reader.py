@@ -30,6 +30,27 @@ def test_same_samples_same_bytes_with_fixed_metadata():
     assert {(m.mtime, m.mode, m.uid, m.gid, m.uname) for m in members} == {(FIXED_MTIME, 0o444, 0, 0, "corrupter")}
 
 
+def tarfile_stream_bytes(samples) -> bytes:
+    """What the writer wrote before it wrote headers itself: tarfile's stream mode, USTAR."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w|", format=tarfile.USTAR_FORMAT) as tar:
+        for key, members in samples:
+            for ext in sorted(members):
+                info = tarfile.TarInfo(f"{key}.{ext}")
+                info.size, info.mtime, info.mode = len(members[ext]), FIXED_MTIME, 0o444
+                info.uid = info.gid = 0
+                info.uname = info.gname = "corrupter"
+                tar.addfile(info, io.BytesIO(members[ext]))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("sizes", [[], [0], [1, 511, 512, 513], [10240 - 512 * 3], [9216], [20000, 7, 3000]])
+def test_the_bytes_of_tarfiles_stream_mode(sizes):
+    """Member sizes around the 512-byte block and the 10,240-byte record (end-of-archive padding)."""
+    samples = [(f"k{i:03d}", {"jpg": bytes([i % 251]) * size, "cls": b"7"}) for i, size in enumerate(sizes)]
+    assert write(samples) == tarfile_stream_bytes(samples)
+
+
 def test_stock_webdataset_reads_it(tmp_path):
     (tmp_path / "s.tar").write_bytes(write(SAMPLES))
     keys = [s["__key__"] for s in wds.WebDataset(str(tmp_path / "s.tar"), shardshuffle=False)]
@@ -64,3 +85,15 @@ def test_label_sources_and_errors():
         parse_sample(RawSample("k", {"jpg": b"x"}))
     with pytest.raises(ValueError, match="no image member"):
         parse_sample(RawSample("k", {"cls": b"1", "txt": b"t"}))
+
+
+@pytest.mark.parametrize("name, size", [("a.jpg", 0), ("k" * 96 + ".jpg", 123456), ("d/e/f" * 30 + ".cls", 5),
+                                        ("\u00e9t\u00e9.json", 8 ** 11 - 1), ("x.jpg", 8 ** 11)])
+def test_headers_from_the_template_are_tarfiles(name, size):
+    from corrupter.io.tarwriter import _tar_info, ustar_header
+
+    if size >= 8 ** 11:
+        with pytest.raises(ValueError):
+            ustar_header(name, size)  # USTAR cannot hold it; tarfile's own refusal
+        return
+    assert ustar_header(name, size) == _tar_info(name, size).tobuf(tarfile.USTAR_FORMAT, "utf-8", "surrogateescape")
