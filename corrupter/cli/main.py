@@ -26,6 +26,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(f"shards    {summary.shards} ({summary.skipped_units} of {summary.units} units already done)")
     print(f"time      {summary.seconds:.1f} s on {summary.workers} {summary.device} worker(s), "
           f"{summary.images_per_second:.1f} images/s")
+    if summary.startup_seconds:
+        print(f"          {summary.startup_seconds:.1f} s of it starting Ray and the workers; "
+              f"{summary.images_per_second_after_startup:.1f} images/s after that")
     if summary.peak_worker_rss_bytes:
         print(f"memory    peak worker RSS {summary.peak_worker_rss_bytes / 2**20:.0f} MiB")
     return 0

@@ -209,12 +209,18 @@ class OutputConfig(_Strict):
 class RunConfig(_Strict):
     """How to execute; nothing here changes the bytes of a release."""
 
-    workers: int | None = Field(None, ge=1, description="actors; default: one per CPU (or per GPU)")
+    workers: int | None = Field(None, ge=1, description="actors; default: as many as the nodes hold by CPUs "
+                                "(threads_per_worker each) and memory (worker_memory_mib each), or one per GPU")
     batch_size: int = Field(32, ge=1)
     variants_per_unit: int = Field(8, ge=1, description="variants computed from one decode of a shard")
     max_unit_failures: int = Field(3, ge=1, description="failures of one work unit before the job stops")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads_per_worker: int = Field(1, ge=1, description="CPUs (torch threads) per actor")
+    worker_memory_mib: int | None = Field(
+        1024, ge=1, le=1024**2, description="memory each actor reserves from Ray (MiB; null: none), so that no "
+        "node gets more workers than its memory holds beside the object store; a CPU worker of the "
+        "ImageNet-C recipe peaks near 950 MiB RSS, about 470 of it library pages shared by all workers "
+        "(docs/benchmarks.md)")
     start_timeout_s: float = Field(300, gt=0, description="how long the job waits for a worker to start "
                                    "(e.g. while another job holds the CPUs) before it fails")
 

@@ -50,10 +50,16 @@ class Summary:
     workers: int = 0
     device: str = "cpu"
     peak_worker_rss_bytes: int = 0
+    startup_seconds: float = 0.0  # of ``seconds``: starting Ray and the workers (until the first is ready)
 
     @property
     def images_per_second(self) -> float:
         return self.images / self.seconds if self.seconds else 0.0
+
+    @property
+    def images_per_second_after_startup(self) -> float:
+        working = self.seconds - self.startup_seconds
+        return self.images / working if working > 0 and self.images else 0.0
 
 
 def claim_release(config: ReleaseConfig, release: Storage) -> None:
@@ -173,6 +179,7 @@ def run_release(config: ReleaseConfig, *, address: str | None = None, progress: 
         done.update(result.receipts)
         summary.images, summary.peak_worker_rss_bytes = result.images, result.peak_worker_rss_bytes
         summary.workers, summary.device = result.workers, result.device
+        summary.startup_seconds = result.startup_seconds
     manifest = commit_release(config, release, [done[o.path] for u in units for o in u.outputs])
     summary.shards = manifest["totals"]["shards"]
     summary.quarantined = manifest["totals"]["source_samples_quarantined"]

@@ -55,6 +55,7 @@ class PoolResult:
     peak_worker_rss_bytes: int = 0
     workers: int = 0  # actors that started
     device: str = "cpu"
+    startup_seconds: float = 0.0  # from the call to the first worker ready: Ray, actors, imports
 
 
 def _connect(address: str | None) -> None:
@@ -70,8 +71,15 @@ def _connect(address: str | None) -> None:
              logging_level=logging.WARNING, log_to_driver=True, configure_logging=True)
 
 
-def _pool_shape(config: ReleaseConfig) -> tuple[int, float, float, str]:
-    """(actors, CPUs per actor, GPUs per actor, device) from the cluster's resources."""
+def _pool_shape(config: ReleaseConfig, nodes: list[dict[str, float]] | None = None) -> tuple[int, float, float, str]:
+    """(actors, CPUs per actor, GPUs per actor, device) from the cluster's resources.
+
+    A CPU pool's default size is how many actors the nodes hold at once: run.threads_per_worker CPUs
+    and run.worker_memory_mib of Ray's memory each, per node (Ray's memory resource is what a node
+    has beside its object store). One worker per CPU does not oversubscribe a node's CPUs: the
+    driver and Ray's own processes use about 0.05 of a core while workers work
+    (docs/benchmarks.md); memory is what runs out first on a node with many cores.
+    """
     resources = ray.cluster_resources()
     gpus = int(resources.get("GPU", 0))
     threads = config.run.threads_per_worker
@@ -81,29 +89,41 @@ def _pool_shape(config: ReleaseConfig) -> tuple[int, float, float, str]:
         # Ray packs fractional GPUs within one device, so the share must divide 1: 3 actors on
         # 2 GPUs get 1/2 each (2 per GPU), never 2/3 (which leaves one actor unschedulable).
         return workers, threads, 1 / math.ceil(workers / gpus) if gpus else 0, "cuda"
-    cpus = max(int(resources.get("CPU", 1)), 1)
-    return config.run.workers or max(cpus // threads, 1), threads, 0, "cpu"
+    if config.run.workers:
+        return config.run.workers, threads, 0, "cpu"
+    fit = actors_that_fit(threads, 0, _alive_nodes() if nodes is None else nodes, worker_memory(config))
+    return max(fit, 1), threads, 0, "cpu"
 
 
-def actors_that_fit(cpus: float, gpus: float, nodes: list[dict[str, float]]) -> int:
-    """How many actors of ``cpus`` CPUs and ``gpus`` GPUs the nodes hold at once, all resources free."""
+def worker_memory(config: ReleaseConfig) -> int:
+    """Bytes of Ray's memory resource each actor reserves (0: none)."""
+    return (config.run.worker_memory_mib or 0) * 2**20
+
+
+def actors_that_fit(cpus: float, gpus: float, nodes: list[dict[str, float]], memory: float = 0) -> int:
+    """How many actors of ``cpus`` CPUs, ``gpus`` GPUs and ``memory`` bytes of Ray's memory resource
+    the nodes hold at once, all resources free."""
     total = 0
     for node in nodes:
         fits = math.floor(node.get("CPU", 0) / cpus + 1e-9) if cpus else 1 << 30
         if gpus:  # 1/3 GPU: 1 / (1/3) is 2.9999999999999996 in floats
             fits = min(fits, math.floor(node.get("GPU", 0) / gpus + 1e-9))
+        if memory and "memory" in node:
+            fits = min(fits, math.floor(node["memory"] / memory))
         total += fits
     return total
 
 
 def check_placement(config: ReleaseConfig, workers: int, cpus: float, gpus: float,
-                    nodes: list[dict[str, float]]) -> str | None:
+                    nodes: list[dict[str, float]], memory: float = 0) -> str | None:
     """Refuse a pool no node can hold (WorkersCannotStart); return a warning when only part of it
-    fits the cluster, None when all of it does. ``nodes``: the resources of the cluster's nodes."""
-    fit = actors_that_fit(cpus, gpus, nodes)
+    fits the cluster, None when all of it does. ``nodes``: the resources of the cluster's nodes;
+    ``memory``: bytes of Ray's memory resource per actor."""
+    fit = actors_that_fit(cpus, gpus, nodes, memory)
     total_cpus = sum(n.get("CPU", 0) for n in nodes)
     largest = max((n.get("CPU", 0) for n in nodes), default=0)
-    ask = f"{cpus:g} CPU(s)" + (f" and {gpus:g} GPU" if gpus else "")
+    ask = f"{cpus:g} CPU(s)" + (f" and {gpus:g} GPU" if gpus else "") + (
+        f" and {memory / 2**20:g} MiB of memory (run.worker_memory_mib)" if memory else "")
     if fit == 0:
         if largest < cpus:
             raise WorkersCannotStart(
@@ -111,9 +131,11 @@ def check_placement(config: ReleaseConfig, workers: int, cpus: float, gpus: floa
                 f"the largest node of the cluster has {largest:g} ({total_cpus:g} CPUs in all); lower "
                 f"run.threads_per_worker")
         total_gpus = sum(n.get("GPU", 0) for n in nodes)
+        most_memory = max((n.get("memory", 0) for n in nodes), default=0)
         raise WorkersCannotStart(
             f"a worker needs {ask}, but no node of the cluster has that much ({total_cpus:g} CPUs and "
-            f"{total_gpus:g} GPUs in all); lower run.threads_per_worker or run.workers, or set run.device")
+            f"{total_gpus:g} GPUs in all, at most {most_memory / 2**20:.0f} MiB of memory on a node); lower "
+            f"run.threads_per_worker, run.worker_memory_mib or run.workers, or set run.device")
     if fit < workers:
         return (f"run.workers={workers} asks for {workers} workers of {ask} each, but the cluster "
                 f"({total_cpus:g} CPUs) holds {fit} at a time: {fit} start, the others only if resources "
@@ -135,19 +157,21 @@ def run_units(config: ReleaseConfig, units: list[WorkUnit], *, address: str | No
               progress: bool) -> PoolResult:
     """Run ``units`` to completion and return what they published. Raises JobFailed after
     ``run.max_unit_failures`` failures of one unit, WorkersCannotStart when no worker can start."""
+    began = time.monotonic()
     _connect(address)
     workers, cpus, gpus, device = _pool_shape(config)
     workers = min(workers, len(units))
-    warning = check_placement(config, workers, cpus, gpus, _alive_nodes())
+    memory = worker_memory(config) if device == "cpu" else 0
+    warning = check_placement(config, workers, cpus, gpus, _alive_nodes(), memory)
     if warning:
         log.warning("%s", warning)
     config_json = config.model_dump(mode="json")
-    actors = [ShardActor.options(num_cpus=cpus, num_gpus=gpus).remote(config_json, device)
+    actors = [ShardActor.options(num_cpus=cpus, num_gpus=gpus, memory=memory or None).remote(config_json, device)
               for _ in range(workers)]
     result = PoolResult(device=device)
     bar = tqdm(total=len(units), unit="unit", desc="corrupting", disable=not progress, dynamic_ncols=True)
     try:
-        _Pool(config, actors, bar, result).run(units)
+        _Pool(config, actors, bar, result, began).run(units)
     finally:
         bar.close()
         for actor in actors:
@@ -158,8 +182,9 @@ def run_units(config: ReleaseConfig, units: list[WorkUnit], *, address: str | No
 class _Pool:
     """The dispatch loop: units to started, idle actors; retries; the start timeout."""
 
-    def __init__(self, config: ReleaseConfig, actors: list[Any], bar: tqdm, result: PoolResult) -> None:
-        self.config, self.bar, self.result = config, bar, result
+    def __init__(self, config: ReleaseConfig, actors: list[Any], bar: tqdm, result: PoolResult,
+                 began: float) -> None:
+        self.config, self.bar, self.result, self.began = config, bar, result, began
         self.timeout = config.run.start_timeout_s
         self.starting = {actor.device.remote(): actor for actor in actors}  # readiness -> actor
         self.recovering: dict[Any, Any] = {}  # ping -> actor: a failed actor is reused once it answers
@@ -222,6 +247,8 @@ class _Pool:
         except RayError:
             self.recovering[actor.device.remote()] = actor  # still restarting: ask again
             return
+        if not self.started:
+            self.result.startup_seconds = time.monotonic() - self.began
         self.started.add(actor)
         self.result.workers = len(self.started)
         self.idle.append(actor)
