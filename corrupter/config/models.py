@@ -72,8 +72,19 @@ class InputConfig(_Strict):
 
 
 class PreprocessConfig(_Strict):
+    """What every input image becomes before the corruptions; three choices:
+
+    - ``{resize: 256, crop: 224}`` (the default): ImageNet-C's test images, short side to 256 (PIL
+      bilinear), centre crop 224 x 224;
+    - ``{resize: 256, crop: null}``: resize only, the whole image kept (training sets: the loader's
+      random crops see all of it); outputs keep each image's aspect ratio;
+    - ``{resize: null, crop: null}``: every image at its own size.
+    Images of several sizes go through the kernels as they are (a batch is grouped by shape, never
+    padded); ``max_pixels`` and ``min_side`` bound them either way.
+    """
+
     resize: int | None = Field(256, gt=0, description="short side after resize (PIL bilinear); null: none")
-    crop: int | None = Field(224, gt=0, description="centre crop side; null: none")
+    crop: int | None = Field(224, gt=0, description="centre crop side; null: no crop (training sets: the whole image)")
     max_pixels: int = Field(89_478_485, gt=0, description="larger images are quarantined (decompression bombs)")
     min_side: int = Field(32, gt=0, description="images with a shorter side are quarantined as too small")
 
