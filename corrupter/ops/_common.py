@@ -134,20 +134,40 @@ def plasma_draw_count(mapsize: int) -> int:
     return total
 
 
-def plasma_fractal(uniform: torch.Tensor, mapsize: int, decay: float) -> torch.Tensor:
+def _plus_rolled(a: torch.Tensor, b: torch.Tensor, shift: int, dim: int,
+                 out: torch.Tensor | None = None) -> torch.Tensor:
+    """``a + torch.roll(b, shift, dim)`` for shift +-1, without roll's copy (``out`` may be ``a``)."""
+    n = a.shape[dim]
+    if out is None:
+        out = torch.empty_like(a)
+    if n == 1:
+        return torch.add(a, b, out=out)
+    if shift == -1:  # out[k] = a[k] + b[k + 1], wrapping at the end
+        torch.add(a.narrow(dim, 0, n - 1), b.narrow(dim, 1, n - 1), out=out.narrow(dim, 0, n - 1))
+        torch.add(a.narrow(dim, n - 1, 1), b.narrow(dim, 0, 1), out=out.narrow(dim, n - 1, 1))
+    else:  # out[k] = a[k] + b[k - 1], wrapping at the start
+        torch.add(a.narrow(dim, 1, n - 1), b.narrow(dim, 0, n - 1), out=out.narrow(dim, 1, n - 1))
+        torch.add(a.narrow(dim, 0, 1), b.narrow(dim, n - 1, 1), out=out.narrow(dim, 0, 1))
+    return out
+
+
+def plasma_fractal(uniform: torch.Tensor, mapsize: int, decay: float, height: int | None = None,
+                   width: int | None = None) -> torch.Tensor:
     """ImageNet-C's diamond-square plasma (make_imagenet_c.py ``plasma_fractal``), batched.
 
     ``uniform`` is (B, plasma_draw_count(mapsize)) of U(-1, 1), consumed in the reference's order
     (per octave: squares, then the two diamond grids). The reference's noise is
     ``wibble * U(-wibble, wibble)``, i.e. amplitude wibble squared: kept on purpose, it defines the
-    ImageNet-C fog distribution. Output (B, mapsize, mapsize) in [0, 1] (global min/max normalised).
+    ImageNet-C fog distribution. Output (B, height, width) float32 in [0, 1]: the top-left
+    ``height`` x ``width`` (default: all) of the mapsize x mapsize map, normalised by the global
+    min and max of the whole map.
     """
     batch = uniform.shape[0]
     uniform = uniform.to(torch.float64)
     # The grid known so far (every step-th point), contiguous: (B, mapsize / step, mapsize / step).
     # Each octave computes its three new grids on it and interleaves them into the next, twice as
     # fine; the same float64 operations, in the same order, as the reference's strided updates
-    # of one mapsize x mapsize array (which cost twice as much).
+    # of one mapsize x mapsize array (which cost twice as much). Rolls are shifted additions.
     grid = uniform.new_zeros(batch, 1, 1)
     step, wibble, offset = mapsize, 100.0, 0
 
@@ -161,11 +181,14 @@ def plasma_fractal(uniform: torch.Tensor, mapsize: int, decay: float) -> torch.T
 
     while step >= 2:
         corners = grid
-        squares = corners + torch.roll(corners, -1, dims=1)
-        squares = squares + torch.roll(squares, -1, dims=2)
+        squares = _plus_rolled(corners, corners, -1, 1)
+        squares = _plus_rolled(squares, squares, -1, 2)
         centres = wibbled_mean(squares)  # (half, half) offsets: between four corners
-        left = wibbled_mean(centres + torch.roll(centres, 1, dims=1) + corners + torch.roll(corners, -1, dims=2))
-        top = wibbled_mean(centres + torch.roll(centres, 1, dims=2) + corners + torch.roll(corners, -1, dims=1))
+        # ((centres + roll(centres)) + corners) + roll(corners): the reference's grouping
+        left = _plus_rolled(centres, centres, 1, 1).add_(corners)
+        left = wibbled_mean(_plus_rolled(left, corners, -1, 2, out=left))
+        top = _plus_rolled(centres, centres, 1, 2).add_(corners)
+        top = wibbled_mean(_plus_rolled(top, corners, -1, 1, out=top))
         size = grid.shape[-1]
         # finer[i, a, j, b] is the point (2i + a, 2j + b) (torch.stack would interleave 3x slower)
         finer = grid.new_empty(batch, size, 2, size, 2)
@@ -174,10 +197,12 @@ def plasma_fractal(uniform: torch.Tensor, mapsize: int, decay: float) -> torch.T
         grid = finer.view(batch, 2 * size, 2 * size)
         step //= 2
         wibble /= decay
-    flat = grid.reshape(batch, -1)
-    flat = flat.sub_(flat.min(dim=1, keepdim=True).values)
-    flat = flat.div_(flat.max(dim=1, keepdim=True).values)
-    return flat.reshape(batch, mapsize, mapsize).to(torch.float32)
+    # The reference subtracts the minimum, then divides by the maximum of the result: rounding is
+    # monotonic, so that maximum is (max - min) rounded, and only the part kept needs either step.
+    low = grid.amin(dim=(1, 2), keepdim=True)
+    span = grid.amax(dim=(1, 2), keepdim=True) - low
+    kept = grid[:, :height or mapsize, :width or mapsize]
+    return (kept - low).div_(span).to(torch.float32)
 
 
 def quantize_uint8(images: torch.Tensor) -> torch.Tensor:

@@ -57,7 +57,7 @@ def fog(images: torch.Tensor, draws: Draws, *, strength: float, decay: float) ->
     """
     height, width = images.shape[-2:]
     mapsize = next_power_of_two(max(height, width, 2))
-    plasma = plasma_fractal(draws["plasma_uniform"], mapsize, float(decay))[:, None, :height, :width]
+    plasma = plasma_fractal(draws["plasma_uniform"], mapsize, float(decay), height, width)[:, None]
     max_val = images.amax(dim=(1, 2, 3), keepdim=True)
     fogged = images + float(strength) * plasma
     return fogged.mul_(max_val).div_(max_val + float(strength)).clamp_(0, 1)
