@@ -14,7 +14,9 @@ Reported per job: output images per second after start-up (the job's time minus 
 first worker is ready: Ray, the actors and their imports, shown apart), the peak worker RSS the job
 reports, the driver's own peak RSS, and the CPU the processes that are not workers use while the
 workers work (the driver and Ray's: raylet, GCS, ...; from the first worker ready to the last
-unit done, in cores), which is what a worker-count default must leave room for. Each configuration runs ``--repeat`` times, interleaved, best kept; the load average
+unit done, in cores), which is what a worker-count default must leave room for, and the output
+images per CPU-second of the workers (what contention from other jobs on a shared machine does not
+change much: wall-clock rates and scaling do need an idle machine). Each configuration runs ``--repeat`` times, interleaved, best kept; the load average
 of the machine is printed before and after. Prints Markdown for docs/benchmarks.md.
 """
 
@@ -34,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.sampleshards import SAMPLE, write_repeated_shard  # noqa: E402
+from tests.sampleshards import SAMPLE, write_repeated_shard
 
 RECIPES = {
     "imagenet-c": {"config": "configs/imagenet-c.yaml", "shards": 2, "sets": []},
@@ -76,49 +78,70 @@ def is_worker(pid: int) -> bool:
 
 
 def run_one(job: dict) -> dict:
-    """In a fresh process: run the job's release and measure it (this process is the driver)."""
+    """In a fresh process: run the job's release and measure it (this process is the driver).
+
+    Start-up: from the call to the first worker ready. Rate: output images over the rest of the
+    job (the last worker starting, the units, publishing, the manifest)."""
+    sys.path.insert(0, job["code"])  # that checkout's corrupter, not this script's
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # the job's private cluster on 127.0.0.1 only
     from corrupter.config import load_config
+    from corrupter.pipeline import ray_pool  # imports Ray: after the switch above
     from corrupter.pipeline.driver import run_release
 
-    from corrupter.pipeline import ray_pool
-
-    config = load_config(str(ROOT / job["config"]), job["sets"])
+    config = load_config(job["config"], job["sets"])
     ready: dict[str, float] = {}
     answered = ray_pool._Pool._answered
 
     def first_ready_snapshot(pool, ref):  # CPU of the non-worker processes when work begins
         answered(pool, ref)
         if pool.started and not ready:
-            ready.update(wall=time.monotonic(), cpu=non_worker_cpu())
+            ready.update(wall=time.monotonic(), cpu=cpu_by_process())
 
     end: dict[str, float] = {}
     run_units = ray_pool.run_units
 
     def last_unit_snapshot(*args, **kwargs):  # ...and when the last unit is done (before the manifest)
         result = run_units(*args, **kwargs)
-        end.update(wall=time.monotonic(), cpu=non_worker_cpu())
+        end.update(wall=time.monotonic(), cpu=cpu_by_process())
         return result
 
     ray_pool._Pool._answered = first_ready_snapshot
     ray_pool.run_units = last_unit_snapshot
+    began = time.monotonic()
     summary = run_release(config, progress=False)
-    return {"images": summary.images, "seconds": summary.seconds, "startup": summary.startup_seconds,
-            "rate": summary.images_per_second_after_startup, "workers": summary.workers,
+    done = time.monotonic()
+    workers, others = cpu_used(ready["cpu"], end["cpu"])
+    return {"images": summary.images, "seconds": done - began, "startup": ready["wall"] - began,
+            "rate": summary.images / (done - ready["wall"]), "workers": summary.workers,
             "worker_rss_mib": summary.peak_worker_rss_bytes / 2**20,
             "driver_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "overhead_cores": (end["cpu"] - ready["cpu"]) / (end["wall"] - ready["wall"])}
+            "overhead_cores": others / (end["wall"] - ready["wall"]),
+            "worker_cpu_rate": summary.images / workers}
 
 
-def non_worker_cpu() -> float:
-    """CPU seconds so far of this process (the driver) and of Ray's processes below it, workers excluded."""
-    others = [p for p in descendants(os.getpid()) if not is_worker(p)]
-    total = time.process_time()
-    for pid in others:
+def cpu_by_process() -> dict[int, tuple[float, bool]]:
+    """CPU seconds so far and whether it is a worker, for this process (the driver) and every
+    process below it (Ray's, and the workers)."""
+    found = {os.getpid(): (time.process_time(), False)}
+    for pid in descendants(os.getpid()):
         try:
-            total += cpu_seconds(pid)
+            found[pid] = (cpu_seconds(pid), is_worker(pid))
         except OSError:  # exited meanwhile
             pass
-    return total
+    return found
+
+
+def cpu_used(before: dict[int, tuple[float, bool]], after: dict[int, tuple[float, bool]]) -> tuple[float, float]:
+    """(workers', others') CPU seconds between two snapshots. A process is classed by what it is at
+    the end: Ray's idle workers become the actors."""
+    workers = others = 0.0
+    for pid, (cpu, worker) in after.items():
+        used = cpu - before.get(pid, (0.0, False))[0]
+        if worker:
+            workers += used
+        else:
+            others += used
+    return workers, others
 
 
 def make_shards(folder: Path, count: int, samples: int) -> str:
@@ -143,49 +166,59 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=64, help="samples per input shard")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="extra config overrides for every job, e.g. on a GPU node: --set run.device=cuda")
+    parser.add_argument("--code", action="append", default=[], metavar="DIR",
+                        help="run the jobs with the corrupter of this checkout (repeatable: side by side, "
+                             "e.g. the main branch against this one); default: this checkout")
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)  # child: JSON of one job
     args = parser.parse_args()
     if args.one:
         print(json.dumps(run_one(json.loads(args.one))))
         return
-    results: dict[tuple[str, int], list[dict]] = {}
+    codes = [Path(c).resolve() for c in args.code] or [ROOT]
+    results: dict[tuple[str, str, int], list[dict]] = {}
     loads = [load()]
     with tempfile.TemporaryDirectory() as tmp:
         inputs = {r: make_shards(Path(tmp) / r, RECIPES[r]["shards"], args.samples) for r in args.recipes}
         for attempt in range(args.repeat):
             for recipe in args.recipes:
                 for workers in args.workers:
-                    out = Path(tmp) / f"out-{recipe}-{workers}-{attempt}"
-                    sets = [f"input.shards={inputs[recipe]}", f"output.uri={out}", f"run.workers={workers}",
-                            "run.threads_per_worker=1", *RECIPES[recipe]["sets"], *args.set]
-                    job = json.dumps({"config": RECIPES[recipe]["config"], "sets": sets})
-                    done = subprocess.run([sys.executable, __file__, "--one", job], cwd=ROOT, check=True,
-                                          stdout=subprocess.PIPE, text=True,
-                                          env={**os.environ, "PYTHONPATH": str(ROOT)})
-                    result = json.loads(done.stdout.strip().splitlines()[-1])
-                    result["load"] = load()
-                    results.setdefault((recipe, workers), []).append(result)
-                    shutil.rmtree(out, ignore_errors=True)
-                    print(f"{recipe} x{workers}: {result['rate']:.0f} images/s after {result['startup']:.1f} s "
-                          f"start-up, load {result['load']}", file=sys.stderr)
+                    for code in codes:
+                        out = Path(tmp) / f"out-{recipe}-{workers}-{attempt}"
+                        sets = [f"input.shards={inputs[recipe]}", f"output.uri={out}", f"run.workers={workers}",
+                                "run.threads_per_worker=1", *RECIPES[recipe]["sets"], *args.set]
+                        job = json.dumps({"config": str(code / RECIPES[recipe]["config"]), "sets": sets,
+                                          "code": str(code)})
+                        done = subprocess.run([sys.executable, __file__, "--one", job], cwd=code, check=True,
+                                              stdout=subprocess.PIPE, text=True,
+                                              env={**os.environ, "PYTHONPATH": str(code)})
+                        result = json.loads(done.stdout.strip().splitlines()[-1])
+                        result["load"] = load()
+                        results.setdefault((code.name, recipe, workers), []).append(result)
+                        shutil.rmtree(out, ignore_errors=True)
+                        print(f"{code.name} {recipe} x{workers}: {result['rate']:.0f} images/s after "
+                              f"{result['startup']:.1f} s start-up, load {result['load']}", file=sys.stderr)
     loads.append(load())
     print(f"# {time.strftime('%Y-%m-%d %H:%M')} end to end, 1 thread per worker, best of {args.repeat}, "
           f"{args.samples} samples per shard {' '.join(args.set)}; load average {loads[0]} before, "
           f"{loads[1]} after\n")
-    print("| recipe | workers | output images | images/s after start-up (all runs) | start-up s | "
-          "peak worker RSS MiB | driver peak RSS MiB | driver + Ray CPU while working, cores |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    best: dict[tuple[str, int], dict] = {}
-    for (recipe, workers), runs in results.items():
-        top = best[(recipe, workers)] = max(runs, key=lambda r: r["rate"])
-        overhead = top["overhead_cores"]
+    print("| code | recipe | workers | output images | images/s after start-up (all runs) | start-up s | "
+          "images per worker CPU-second | peak worker RSS MiB | driver peak RSS MiB | driver + Ray CPU while "
+          "working, cores |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    best: dict[tuple[str, str, int], dict] = {}
+    for (code, recipe, workers), runs in sorted(results.items()):
+        top = best[(code, recipe, workers)] = max(runs, key=lambda r: r["rate"])
         rates = ", ".join(f"{r['rate']:.0f}" for r in runs)
-        print(f"| {recipe} | {workers} | {top['images']:,} | **{top['rate']:.0f}** ({rates}) | {top['startup']:.1f} | "
-              f"{max(r['worker_rss_mib'] for r in runs):.0f} | {top['driver_rss_mib']:.0f} | {overhead:.2f} |")
-    for recipe in args.recipes:
-        if (recipe, 1) in best and (recipe, 2) in best:
-            scaling = best[(recipe, 2)]["rate"] / (2 * best[(recipe, 1)]["rate"])
-            print(f"\n{recipe}: 1 -> 2 workers, scaling efficiency {scaling:.0%} (best against best)")
+        print(f"| {code} | {recipe} | {workers} | {top['images']:,} | **{top['rate']:.0f}** ({rates}) | "
+              f"{top['startup']:.1f} | {max(r['worker_cpu_rate'] for r in runs):.0f} | "
+              f"{max(r['worker_rss_mib'] for r in runs):.0f} | {top['driver_rss_mib']:.0f} | "
+              f"{top['overhead_cores']:.2f} |")
+    for code in codes:
+        for recipe in args.recipes:
+            one, two = best.get((code.name, recipe, 1)), best.get((code.name, recipe, 2))
+            if one and two:
+                print(f"\n{code.name} {recipe}: 1 -> 2 workers, scaling efficiency {two['rate'] / (2 * one['rate']):.0%} "
+                      f"(best against best)")
 
 
 if __name__ == "__main__":

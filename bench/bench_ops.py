@@ -3,8 +3,9 @@
     OMP_NUM_THREADS=1 python bench/bench_ops.py [--severity 3] [--device cpu|cuda]
         [--reference-python /path/to/refenv/bin/python] [--repeat N] [--json out.json]
 
-Measures ms per image (best of 5 rounds, taken round all ops in turn) of the batched kernel plus uint8 quantisation, run as a
-worker runs it (on the CPU: batches of worker.CPU_KERNEL_BATCH with the worker's heap settings), the
+Measures ms per image (best of 5 rounds, taken round all ops in turn) of the batched kernel plus uint8
+quantisation, run as a worker runs it (on the CPU: batches of worker.CPU_KERNEL_BATCH with the
+worker's heap settings; ops with an 8-bit kernel on uint8 levels, as the worker calls them), the
 JPEG encode bound (the worker's codec.encode_image: PIL quality 85 optimize, 4:2:0, the
 ImageNet-C save step), and, with --reference-python, the imagecorruptions package on the same
 photos in the same run (bench/time_imagecorruptions.py; set up its environment as that file's
@@ -59,15 +60,20 @@ def bench_level(name: str, severity: int) -> int:
 
 
 def op_runner(name: str, images: torch.Tensor, severity: int) -> Callable[[int], None]:
-    """One call of the op as a worker makes it (draws, kernel, uint8 quantisation), warmed up."""
+    """One call of the op as a worker makes it, warmed up: draws, kernel, uint8 quantisation; for
+    ops with an 8-bit kernel (``spec.apply_uint8``) the worker's route, uint8 levels in and out."""
     spec = ops.get_corruption(name)
     params = spec.params(bench_level(name, severity))
     assets = load_assets(spec.assets, images.device)
+    levels = ops.quantize_uint8(images)  # the photos are 8-bit: these are exactly the decoded levels
 
     def once(seed: int) -> None:
         gens = [make_generator(seed * 100 + i) for i in range(images.shape[0])]
-        out, _ = ops.apply_batch(spec, images, params, gens, assets)
-        ops.quantize_uint8(out).cpu()
+        if spec.apply_uint8 is not None:
+            ops.apply_batch_uint8(spec, levels, params, gens, assets)[0].cpu()
+        else:
+            out, _ = ops.apply_batch(spec, images, params, gens, assets)
+            ops.quantize_uint8(out).cpu()
     once(0)  # warm-up (caches, lazy init)
     return once
 

@@ -23,10 +23,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from corrupter.config import load_config  # noqa: E402
-from corrupter.io.manifest import build_manifest, dump_manifest, software_versions  # noqa: E402
-from corrupter.pipeline.dryrun import dry_run_variants  # noqa: E402
-from corrupter.pipeline.plan import plan_units  # noqa: E402
+from corrupter.config import load_config
+from corrupter.io.manifest import build_manifest, dump_manifest, software_versions
+from corrupter.pipeline.dryrun import dry_run_variants
+from corrupter.pipeline.plan import plan_units
 
 JOBS = {
     "ImageNet-C, 50 val shards x 95 variants": (
