@@ -67,13 +67,15 @@ def main() -> None:
         return
     best: dict[tuple[str, int], float] = {}
     images: dict[str, int] = {}
+    runs = 0
     with tempfile.TemporaryDirectory() as tmp:
         shard = Path(tmp) / "mixed.tar"
         write_repeated_shard(shard, args.samples, sorted(SAMPLE.glob("val-*.tar")))
         for attempt in range(args.repeat):
             for label in CASES:
                 for batch in (32, 1):
-                    job = json.dumps({"shard": str(shard), "out": f"{tmp}/out-{attempt}-{batch}-{len(best)}",
+                    runs += 1
+                    job = json.dumps({"shard": str(shard), "out": f"{tmp}/out-{runs}",
                                       "label": label, "batch": batch})
                     done = subprocess.run([sys.executable, __file__, "--one", job], check=True, text=True,
                                           stdout=subprocess.PIPE, env={**os.environ, "OMP_NUM_THREADS": "1"})
