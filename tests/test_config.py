@@ -12,7 +12,8 @@ DEMO = REPO / "configs" / "demo.yaml"
 def test_demo_config_loads_and_plans():
     config = load_config(DEMO)
     variants = plan_variants(config)
-    assert len(variants) == 25 and {v.name for v in variants} == {"1", "2", "3", "4", "5"}
+    assert len(variants) == 26 and {v.name for v in variants} == {"1", "2", "3", "4", "5"}
+    assert (variants[0].corruption, variants[0].name, variants[0].param_dict) == ("clean", "1", {})
     units = plan_units(config)
     assert {o.path for u in units for o in u.outputs} >= {"fog/3/val-000000.tar", "contrast/5/val-000001.tar"}
 
@@ -20,7 +21,8 @@ def test_demo_config_loads_and_plans():
 def test_imagenet_c_config_is_the_reference_recipe():
     config = load_config(REPO / "configs" / "imagenet-c.yaml")
     variants = plan_variants(config)
-    assert len(variants) == 19 * 5 and {v.level for v in variants} == {1, 2, 3, 4, 5}
+    assert len(variants) == 1 + 19 * 5 and {v.level for v in variants} == {1, 2, 3, 4, 5}
+    assert variants[0].corruption == "clean"
     assert (config.preprocess.resize, config.preprocess.crop) == (256, 224)
     assert (config.output.format, config.output.jpeg_quality, config.output.jpeg_encoder) == ("jpg", 85, "pillow")
     assert plan_units(config)

@@ -52,8 +52,8 @@ def test_the_imagenet_val_recipe_makes_shards_the_worker_corrupts(tmp_path):
     worker = ShardWorker(config)
     reports = [worker.run(unit) for unit in plan_units(config)]
     [receipt] = [r for report in reports for r in report.receipts]
-    assert receipt["samples"] == len(expected) and not receipt.get("quarantined")
-    with tarfile.open(tmp_path / "out" / "mine" / "1" / receipt["path"]) as tar:
+    assert receipt.samples == len(expected) and not receipt.quarantined
+    with tarfile.open(tmp_path / "out" / "mine" / "1" / receipt.path) as tar:
         labels = {m.name.split(".")[0]: int(tar.extractfile(m).read()) for m in tar if m.name.endswith(".cls")}
     assert labels == expected and list(labels) == sorted(expected)  # file-name order
 

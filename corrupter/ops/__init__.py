@@ -6,6 +6,7 @@ explicit generators (see ``_batch.draw_batch``), assets arrive as tensors.
 
 from . import (  # noqa: F401  (registration side effect)
     blur, digital, elastic, filters, fourier, geirhos, geirhos_spectral, noise, weather)
+from . import clean  # noqa: F401  (registration side effect: the identity, for a release's clean cell)
 from . import (  # noqa: F401  (registration side effect: ImageNet-C-bar)
     cbar_caustics, cbar_checkerboard, cbar_perlin, cbar_sparkles, cbar_spectral, cbar_waves)
 from ._batch import apply_batch, draw_batch, recordable_draws

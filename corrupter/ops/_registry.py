@@ -12,7 +12,7 @@ import torch
 Draws = dict[str, torch.Tensor]
 Params = Mapping[str, Any]
 
-FAMILIES = ("noise", "blur", "weather", "digital", "fourier", "filter")
+FAMILIES = ("noise", "blur", "weather", "digital", "fourier", "filter", "identity")  # identity: clean
 
 
 @dataclass(frozen=True)

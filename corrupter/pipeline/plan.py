@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import itertools
-import posixpath
 from dataclasses import dataclass
 from typing import Any
 
 from .. import ops
 from ..config import ReleaseConfig, expand_name
 from ..io.patterns import expand_shard_patterns
+from ..release.layout import shard_path
+from ..release.verify import PlannedShard
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ def plan_variants(config: ReleaseConfig) -> list[Variant]:
 
 
 def output_path(variant: Variant, split: str, source_index: int) -> str:
-    return posixpath.join(variant.corruption, variant.name, f"{split}-{source_index:06d}.tar")
+    return shard_path(variant.corruption, variant.name, split, source_index)
 
 
 def plan_units(config: ReleaseConfig) -> list[WorkUnit]:
@@ -105,3 +106,9 @@ def plan_units(config: ReleaseConfig) -> list[WorkUnit]:
                             for v in variants[start:start + group])
             units.append(WorkUnit(f"{index:06d}-{start // group:04d}", source, index, outputs))
     return units
+
+
+def planned_shards(config: ReleaseConfig) -> list[PlannedShard]:
+    """Every output shard the config makes, for `verify` (release/verify.py) to compare with a manifest."""
+    return [PlannedShard(o.path, o.variant.corruption, o.variant.name, o.variant.level, o.variant.param_dict,
+                         unit.source) for unit in plan_units(config) for o in unit.outputs]

@@ -21,6 +21,8 @@ from .. import ops
 from ..config import ReleaseConfig
 from ..io.assets import load_assets
 from ..io.codec import BadImage, encode_images, prepare_image
+from ..io.errors import AlreadyExists, StorageError
+from ..io.reasons import error_reason, stable_reason
 from ..io.shards import (
     SAMPLE_EXTENSIONS,
     HashingReader,
@@ -31,32 +33,17 @@ from ..io.shards import (
     parse_sample,
     safe_key,
 )
-from ..io.storage import (
-    AlreadyExists,
-    Storage,
-    StorageError,
-    object_digest,
-    open_input,
-    open_storage,
-    sha256_file,
-)
+from ..io.storage import object_digest, open_input, sha256_file
 from ..io.tarwriter import DeterministicTarWriter
+from ..release.layout import release_storage
+from ..release.receipts import QuarantinedSample, Receipt, ReceiptSource, write_receipt
 from ..seeding import derive_seed, make_generator
 from .heap import release_free_heap, tune_heap
 from .plan import OutputShard, WorkUnit
 
 log = logging.getLogger(__name__)
 
-RECEIPTS = "_work/receipts"
 CPU_KERNEL_BATCH = 4  # samples per kernel call on the CPU (see ShardWorker._corrupt)
-
-
-def receipt_path(shard_path: str) -> str:
-    return posixpath.join(RECEIPTS, shard_path + ".json")
-
-
-def release_storage(config: ReleaseConfig) -> Storage:
-    return open_storage(config.output.uri, config.s3).child(f"{config.name}/{config.version}")
 
 
 def release_seed(config: ReleaseConfig) -> str:
@@ -98,13 +85,20 @@ class _ReadState:
     """What reading one input shard found: samples read, samples set aside, shard-level errors."""
 
     read: int = 0
-    quarantined: list[dict[str, str]] = field(default_factory=list)
+    quarantined: list[QuarantinedSample] = field(default_factory=list)
     shard_errors: list[str] = field(default_factory=list)
+
+    def set_aside(self, key: str, reason: str) -> None:
+        """Quarantine sample ``key``; every reason is recorded stable (no memory addresses)."""
+        self.quarantined.append(QuarantinedSample(key=key, reason=stable_reason(reason)))
+
+    def shard_error(self, reason: str) -> None:
+        self.shard_errors.append(stable_reason(reason))
 
 
 @dataclass
 class UnitReport:
-    receipts: list[dict[str, Any]] = field(default_factory=list)
+    receipts: list[Receipt] = field(default_factory=list)
     images: int = 0
     seconds: float = 0.0
     peak_rss_bytes: int = 0  # of the worker process so far (bounded memory is a promise)
@@ -160,8 +154,8 @@ class ShardWorker:
                 release_free_heap()
             stream.drain()
         state.read += len(state.quarantined)
-        source = {"uri": unit.source, "sha256": stream.sha256.hexdigest(), "bytes": stream.bytes,
-                  "errors": state.shard_errors}
+        source = ReceiptSource(uri=unit.source, sha256=stream.sha256.hexdigest(), bytes=stream.bytes,
+                               errors=state.shard_errors)
         return state.read, state.quarantined, source
 
     def _batches(self, stream: HashingReader, source: str, state: _ReadState) -> Iterator[list[_Input]]:
@@ -183,9 +177,9 @@ class ShardWorker:
     def _prepare(self, item: RawSample | Rejected, seen: set[str], state: _ReadState) -> _Input | None:
         if isinstance(item, Rejected):
             if item.key:
-                state.quarantined.append({"key": item.key, "reason": item.reason})
+                state.set_aside(item.key, item.reason)
             else:
-                state.shard_errors.append(item.reason)
+                state.shard_error(item.reason)
             return None
         try:
             parsed: ParsedSample = parse_sample(item, self.config.input.num_classes)
@@ -197,10 +191,10 @@ class ShardWorker:
                 raise ValueError(f"output key {key!r} collides with an earlier sample's key")
             pixels = prepare_image(parsed.image_bytes, self.config.preprocess)
         except (BadImage, ValueError) as exc:
-            state.quarantined.append({"key": item.key, "reason": str(exc)})
+            state.set_aside(item.key, str(exc))
             return None
         except Exception as exc:  # noqa: BLE001  (one sample, whatever breaks in it, never costs the unit)
-            state.quarantined.append({"key": item.key, "reason": f"cannot use this sample: {type(exc).__name__}: {exc}"})
+            state.set_aside(item.key, f"cannot use this sample: {error_reason(exc)}")
             return None
         seen.add(key)
         return _Input(key, parsed.label, parsed.key, pixels)
@@ -252,19 +246,18 @@ class ShardWorker:
             self._assets.update(load_assets(missing, self.device))
         return self._assets
 
-    def _publish(self, out: _Output, unit: WorkUnit, source: dict, read: int, quarantined: list) -> dict:
+    def _publish(self, out: _Output, unit: WorkUnit, source: ReceiptSource, read: int,
+                 quarantined: list[QuarantinedSample]) -> Receipt:
         size = os.path.getsize(out.tmp_path)
         if size > self.config.output.max_shard_bytes:
             raise StorageError(f"{out.shard.path}: {size} bytes exceed output.max_shard_bytes "
                                f"({self.config.output.max_shard_bytes}); split the input shard")
         digest = sha256_file(out.tmp_path)
         variant = out.shard.variant
-        receipt = {
-            "path": out.shard.path, "corruption": variant.corruption, "variant": variant.name,
-            "level": variant.level, "params": variant.param_dict, "source": source,
-            "sha256": digest, "bytes": size, "samples": out.samples, "samples_read": read,
-            "quarantined": quarantined, "device_type": self.device.type,
-        }
+        receipt = Receipt(
+            path=out.shard.path, corruption=variant.corruption, variant=variant.name, level=variant.level,
+            params=variant.param_dict, source=source, sha256=digest, bytes=size, samples=out.samples,
+            samples_read=read, quarantined=quarantined, device_type=self.device.type)
         try:
             self.release.publish_file(out.tmp_path, out.shard.path, digest)
         except AlreadyExists:
@@ -273,9 +266,5 @@ class ShardWorker:
             if existing is None or existing[0] != digest:
                 raise StorageError(f"{out.shard.path} exists with different content; the release "
                                    f"directory holds output of another config") from None
-        try:
-            self.release.write_bytes(receipt_path(out.shard.path), json.dumps(receipt, sort_keys=True).encode())
-        except AlreadyExists:
-            pass
+        write_receipt(self.release, receipt)
         return receipt
-

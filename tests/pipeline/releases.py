@@ -12,9 +12,10 @@ from pathlib import Path
 import torch
 
 from corrupter.config import ReleaseConfig, validate_config
-from corrupter.pipeline.driver import claim_release, commit_release, refuse_nested_release
 from corrupter.pipeline.plan import plan_units
-from corrupter.pipeline.worker import ShardWorker, release_storage
+from corrupter.pipeline.worker import ShardWorker
+from corrupter.release.layout import release_storage
+from corrupter.release.lifecycle import claim_release, commit_release, refuse_nested_release
 from tests.badshards import BOMB_PIXELS, good_members
 from tests.conftest import REPO
 

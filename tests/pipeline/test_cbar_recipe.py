@@ -47,7 +47,7 @@ def test_one_sample_shard_runs_through_the_worker(tmp_path):
     units = plan_units(config)
     worker = ShardWorker(config)
     receipts = [r for unit in units for r in worker.run(unit).receipts]
-    assert len(receipts) == 50 and all(r["samples"] == 3 and not r["quarantined"] for r in receipts)
+    assert len(receipts) == 50 and all(r.samples == 3 and not r.quarantined for r in receipts)
     release = tmp_path / "imagenet-c-bar" / "1.0.0"
     with tarfile.open(release / "caustic_refraction" / "5" / "val-000000.tar") as tar:
         members = {m.name: tar.extractfile(m).read() for m in tar}
