@@ -89,6 +89,13 @@ class Release:
         raise KeyError(f"{self.uri} has no cell {corruption}/{variant}"
                        + (f"; did you mean {', '.join(close)}?" if close else f" ({len(self.cells)} cells)"))
 
+    def shard(self, path: str) -> ShardEntry:
+        """The manifest's entry for the shard at ``path`` (relative to the release); KeyError if none."""
+        for shard in self.manifest.shards:
+            if shard.path == path:
+                return shard
+        raise KeyError(f"{self.uri} lists no shard {path!r}")
+
     def samples(self, cell: Cell, decoder: Decoder | None = None) -> Iterator[Sample]:
         """The cell's samples, shard after shard, each shard verified at its end (read_shard)."""
         for shard in cell.shards:

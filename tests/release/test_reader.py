@@ -50,8 +50,11 @@ def test_cells_are_the_corruption_variant_pairs_with_their_shards(built):
                                                                        "contrast/2/val-000001.tar"]
     assert release.manifest.name == "t" and release.config.preprocess.crop == 224
     assert release.manifest_sha256 == hashlib.sha256((built / "manifest.json").read_bytes()).hexdigest()
+    assert release.shard("clean/1/val-000001.tar") is release.cell("clean", "1").shards[1]
     with pytest.raises(KeyError, match="contrast/3.*did you mean"):
         release.cell("contrast", "3")
+    with pytest.raises(KeyError, match="no shard 'fog/1/val-000000.tar'"):
+        release.shard("fog/1/val-000000.tar")
 
 
 def test_samples_are_what_stock_webdataset_reads(built):
