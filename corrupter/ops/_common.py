@@ -1,8 +1,50 @@
-"""Shared math for kernels: spectra, band masks, the plasma fractal."""
+"""Shared math for kernels: separable correlation, spectra, band masks, the plasma fractal, 8-bit levels."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
+import torch.nn.functional as F
+
+# Border modes by scipy.ndimage's names, with their OpenCV and torch equivalents:
+#   'nearest' a a a | a b c d | d d d   cv2.BORDER_REPLICATE   F.pad 'replicate'  (any radius)
+#   'reflect' c b a | a b c d | d c b   cv2.BORDER_REFLECT     (radius <= size)
+#   'mirror'  d c b | a b c d | c b a   cv2.BORDER_REFLECT_101 F.pad 'reflect'    (radius < size)
+BORDERS = ("nearest", "reflect", "mirror")
+
+
+def pad_axis(layers: torch.Tensor, radius: int, dim: int, border: str) -> torch.Tensor:
+    """Extend ``dim`` (-1 or -2) by ``radius`` pixels on both sides, filled by ``border`` (see BORDERS)."""
+    if border == "reflect":
+        size = layers.shape[dim]
+        before = layers.narrow(dim, 0, radius).flip(dim)
+        after = layers.narrow(dim, size - radius, radius).flip(dim)
+        return torch.cat([before, layers, after], dim=dim)
+    if border not in BORDERS:
+        raise ValueError(f"unknown border {border!r}; known: {BORDERS}")
+    pad = (radius, radius, 0, 0) if dim == -1 else (0, 0, radius, radius)
+    return F.pad(layers, pad, mode="replicate" if border == "nearest" else "reflect")
+
+
+def correlate_1d(layers: torch.Tensor, taps: Sequence[float], dim: int, border: str) -> torch.Tensor:
+    """1-D correlation with odd-length ``taps`` along ``dim`` (-1 or -2), as shifted slices of the padded layers.
+
+    out[k] = sum_t taps[t] * padded[k + t], accumulated in tap order. Shifted slices beat conv2d on
+    the CPU for one channel and short kernels, by 3-10x.
+    """
+    radius = len(taps) // 2
+    size = layers.shape[dim]
+    padded = pad_axis(layers, radius, dim, border)
+    out = padded.narrow(dim, 0, size) * taps[0]
+    for offset, tap in enumerate(taps[1:], start=1):
+        out.add_(padded.narrow(dim, offset, size), alpha=tap)
+    return out
+
+
+def correlate_separable(layers: torch.Tensor, taps: Sequence[float], border: str) -> torch.Tensor:
+    """Correlate rows, then columns, with the same odd-length ``taps``. Shape: (..., H, W) -> (..., H, W)."""
+    return correlate_1d(correlate_1d(layers, taps, -1, border), taps, -2, border)
 
 
 def centred_frequencies(n: int, device: torch.device | None = None) -> torch.Tensor:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import torch
 

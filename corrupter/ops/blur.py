@@ -2,8 +2,8 @@
 
 Severity tables are the 224x224 ones of hendrycks/robustness ``make_imagenet_c.py``. Filters follow
 the library calls of that script (scikit-image ``gaussian``, OpenCV ``GaussianBlur``/``filter2D``,
-SciPy ``zoom``, ImageMagick ``MotionBlurImage``) in batched torch; the helpers live in
-``_blur_kernels``. ``directional_motion_blur`` is public: the snow corruption reuses it.
+SciPy ``zoom``, ImageMagick ``MotionBlurImage``) in batched torch; the helpers that reproduce those
+libraries live in ``_scipy``, ``_opencv`` and ``_imagemagick``, shared with the other families.
 
 Deliberate deviations from the original script:
 
@@ -12,7 +12,7 @@ Deliberate deviations from the original script:
   imagecorruptions does). Zoom blur crops ceil(H/z) and ceil(W/z) per axis (the original uses the
   height for both axes). Filter radii, sigmas and zoom factors are the 224 values at every size.
 * Glass blur: the sequential copy loop is computed exactly, but in parallel (copy chains resolved
-  by pointer doubling, see ``_blur_kernels.glass_copy_sources``); outputs equal the loop's for the
+  by pointer doubling, see ``glass_copy_sources``); outputs equal the loop's for the
   same offsets. The offsets come from torch's generator, not NumPy's ``randint``, as one code per
   pixel for the (dy, dx) pair (same distribution: independent uniform integers in [-d, d-1]); the
   intermediate ``np.uint8`` truncation uses ``quantize_uint8`` (its 1e-4 guard only differs for
@@ -31,15 +31,13 @@ Deliberate deviations from the original script:
 
 from __future__ import annotations
 
-import math
-
 import torch
-import torch.nn.functional as F
 
-from ._blur_kernels import (centred_clipped_zoom, correlate2d_reflect101, defocus_disk_kernel,
-                            gaussian_blur_nearest, glass_copy_sources, numpy_arange)
 from ._common import quantize_uint8
+from ._imagemagick import directional_motion_blur
+from ._opencv import correlate2d_reflect101, gaussian_blur_reflect101
 from ._registry import Draws, register_corruption
+from ._scipy import centred_clipped_zoom, gaussian_blur_nearest, numpy_arange
 
 _SCRIPT = "hendrycks/robustness make_imagenet_c.py"
 
@@ -70,12 +68,30 @@ def gaussian_blur(images: torch.Tensor, draws: Draws, *, sigma: float) -> torch.
     return gaussian_blur_nearest(images, float(sigma)).clamp_(0, 1)
 
 
+def defocus_disk_kernel(radius: float, alias_blur: float) -> torch.Tensor:
+    """ImageNet-C's anti-aliased disk, (K, K) float64, K = 17 (radius <= 8) or 2 * radius + 1.
+
+    Indicator of X^2 + Y^2 <= radius^2 on the integer grid [-8, 8]^2 (or [-r, r]^2 when r > 8),
+    normalised to sum 1, then ``cv2.GaussianBlur`` with a 3x3 (5x5 when r > 8) kernel of sigma
+    ``alias_blur`` and OpenCV's default reflect-101 border (which matters where the disk touches
+    the grid edge). The reference builds it in float32; float64 here changes < 1e-7.
+    """
+    if radius <= 8:
+        half, ksize = 8, 3
+    else:
+        half, ksize = int(radius), 5
+    grid = torch.arange(-half, half + 1, dtype=torch.float64)
+    disk = ((grid[None, :] ** 2 + grid[:, None] ** 2) <= radius ** 2).to(torch.float64)
+    disk = disk / disk.sum()
+    return gaussian_blur_reflect101(disk[None, None], ksize, float(alias_blur))[0, 0]
+
+
 @register_corruption("defocus_blur", family="blur", levels=DEFOCUS_SEVERITIES, tags=("imagenet-c",),
                      reference=f"{_SCRIPT} defocus_blur (disk kernel, cv2.filter2D)")
 def defocus_blur(images: torch.Tensor, draws: Draws, *, radius: float, alias_blur: float) -> torch.Tensor:
     """Blur each channel with an anti-aliased disk of ``radius`` pixels, like an out-of-focus lens.
 
-    Kernel: ``_blur_kernels.defocus_disk_kernel``; applied as ``cv2.filter2D`` (correlation,
+    Kernel: ``defocus_disk_kernel``; applied as ``cv2.filter2D`` (correlation,
     reflect-101 border).
     Shape: (B, C, H, W) -> (B, C, H, W). Deterministic.
     """
@@ -114,6 +130,55 @@ def decode_glass_offsets(codes: torch.Tensor, max_delta: int) -> tuple[torch.Ten
 
 # By mean absolute difference the reference's severity 4 (sigma 1.1, d 3, 2 passes) is milder than
 # severity 3 (sigma 1, d 2, 3 passes): 0.054 vs 0.056 on the reference photos, in both references.
+def glass_copy_sources(dy: torch.Tensor, dx: torch.Tensor, height: int, width: int, max_delta: int) -> torch.Tensor:
+    """Where each pixel's value comes from after one pass of ImageNet-C's glass-blur copy loop. Exact.
+
+    The reference visits h = H - d ... d + 1 (outer, descending) and w = W - d ... d + 1 (inner,
+    descending) and sets x[h, w] = x[h + dy, w + dx] in place, so a pixel reads its neighbour's
+    *current* value. A neighbour later in raster order (dy > 0, or dy == 0 and dx > 0) inside the
+    visited region has already been overwritten, so the pixel inherits that neighbour's source
+    (a copy chain); any other neighbour still holds its value from the start of the pass.
+
+    Every pixel points either to a pixel visited before it or to a terminal "start-of-pass value of
+    q"; pointer doubling (``ptr = ptr[ptr]``, O(log chain length) vectorised gathers) resolves all
+    chains at once and gives the same result as the sequential loop, bit for bit.
+
+    Args:
+        dy, dx: (B, H - 2d, W - 2d) integer offsets in [-d, d - 1] of the visited pixels
+            (rows d + 1 ... H - d, columns d + 1 ... W - d), indexed in image order.
+        height, width: image size.
+        max_delta: d.
+
+    Returns:
+        (B, H * W) int64 flat index of the start-of-pass pixel each output pixel copies.
+    """
+    batch = dy.shape[0]
+    n = height * width
+    d = max_delta
+    device = dy.device
+    dy, dx = dy.to(torch.int32), dx.to(torch.int32)
+    rows = torch.arange(d + 1, height - d + 1, device=device, dtype=torch.int32)[:, None]
+    cols = torch.arange(d + 1, width - d + 1, device=device, dtype=torch.int32)
+    source = (rows + dy) * width + (cols + dx)                                    # (B, RH, RW) flat q
+    # Nodes 0..n-1 mean "the final value of pixel p"; nodes n..2n-1 are terminals "the start-of-pass
+    # value of pixel (index - n)" and point to themselves. Unvisited pixels keep their own value, so
+    # a link to a neighbour outside the visited rectangle resolves to its start-of-pass value.
+    pointer = (torch.arange(2 * n, device=device) % n + n).repeat(batch, 1)
+    # Link p to q's final value when q comes later in raster order (dy > 0, or dy == 0 and dx > 0):
+    # the loop has already reached q, if q is in the visited rectangle at all. With |dx| <= d that
+    # is dy * 2d + dx > 0, and for integers clamp(., 0, 1) is that test: arithmetic, because torch's
+    # comparisons and where are several times slower on the CPU.
+    later = (dy * (2 * d) + dx).clamp_(0, 1)
+    grid = pointer[:, :n].view(batch, height, width)
+    grid[:, d + 1:height - d + 1, d + 1:width - d + 1] = source.add_((1 - later) * n)
+    # Chains are short (4 doublings resolve the 16-long ones at 224x224); checking for unresolved
+    # links (a pointer still below n) costs a device sync, so it is done every second doubling.
+    while batch and int(pointer[:, :n].min()) < n:
+        for _ in range(2):
+            pointer[:, :n] = torch.gather(pointer, 1, pointer[:, :n])
+    return pointer[:, :n] - n
+
+
 @register_corruption("glass_blur", family="blur", levels=GLASS_SEVERITIES, sample=sample_glass_offsets,
                      tags=("imagenet-c",), distortion_order=(1, 2, 4, 3, 5), reference=f"{_SCRIPT} glass_blur")
 def glass_blur(images: torch.Tensor, draws: Draws, *, sigma: float, max_delta: int, iterations: int) -> torch.Tensor:
@@ -122,7 +187,7 @@ def glass_blur(images: torch.Tensor, draws: Draws, *, sigma: float, max_delta: i
     (1) ``gaussian(sigma)`` and truncation to uint8 levels; (2) ``iterations`` passes of the
     reference's in-place loop, bottom-right to top-left, x[h, w] = x[h + dy, w + dx] with the drawn
     offsets (sequential: copies propagate along chains; computed exactly by
-    ``_blur_kernels.glass_copy_sources``); (3) ``gaussian(sigma)`` again.
+    ``glass_copy_sources``); (3) ``gaussian(sigma)`` again.
     Shape: (B, C, H, W) -> (B, C, H, W). Stochastic (the offsets).
     """
     batch, channels, height, width = images.shape
@@ -141,63 +206,6 @@ def glass_blur(images: torch.Tensor, draws: Draws, *, sigma: float, max_delta: i
 
 # ---------------------------------------------------------------------------------------------------
 # Motion blur: ImageMagick's one-sided Gaussian line kernel
-
-
-def motion_kernel_weights(radius: float, sigma: float) -> list[float]:
-    """ImageMagick's motion-blur weights exp(-i^2 / 2 sigma^2), i = 0 .. 2 * ceil(radius), normalised."""
-    width = 2 * math.ceil(radius) + 1
-    weights = [math.exp(-(i * i) / (2.0 * sigma * sigma)) for i in range(width)]
-    total = sum(weights)
-    return [w / total for w in weights]
-
-
-def motion_kernel_offsets(angle_deg: float, width: int) -> list[tuple[int, int]]:
-    """(dy, dx) of each tap: tap i reads the pixel i * (sin, cos)(angle) away, rounded half down.
-
-    Same float expression as ImageMagick / imagecorruptions (``ceil(i * point / hypot - 0.5)`` with
-    ``point = width * (sin, cos)``), so ties round identically.
-    """
-    theta = angle_deg * (math.pi / 180.0)
-    point_y, point_x = width * math.sin(theta), width * math.cos(theta)
-    hypot = math.hypot(point_y, point_x)
-    return [(math.ceil(i * point_y / hypot - 0.5), math.ceil(i * point_x / hypot - 0.5)) for i in range(width)]
-
-
-def directional_motion_blur(images: torch.Tensor, radius: float, sigma: float, angles_deg: torch.Tensor) -> torch.Tensor:
-    """ImageMagick's motion blur: a one-sided Gaussian smear along a per-sample direction.
-
-    out[y, x] = sum_i w_i * in[y + dy_i, x + dx_i] with w_i from ``motion_kernel_weights`` and
-    (dy_i, dx_i) from ``motion_kernel_offsets``; reads outside the image take the nearest edge pixel
-    (ImageMagick's default "edge" virtual pixels). Unlike imagecorruptions, taps that reach past the
-    image are not dropped (it stops summing there, which darkens images smaller than the kernel).
-    No clamping: the output is a convex combination of input values.
-
-    Args:
-        images: (B, C, H, W) float, any C.
-        radius: kernel radius in pixels; the kernel has 2 * ceil(radius) + 1 taps.
-        sigma: Gaussian width in pixels.
-        angles_deg: (B,) direction of each sample in degrees (0 = towards +x, 90 = towards +y, i.e. down).
-
-    Shape: (B, C, H, W) -> (B, C, H, W). Deterministic given the angles.
-    """
-    batch, _, height, width = images.shape
-    weights = motion_kernel_weights(radius, sigma)
-    # Offsets are integer slice positions: computed on the CPU in float64 so every device agrees.
-    angles = angles_deg.detach().to("cpu", torch.float64).reshape(-1).tolist()
-    if len(angles) != batch:
-        raise ValueError(f"need one angle per image, got {len(angles)} for a batch of {batch}")
-    offsets = [motion_kernel_offsets(a, len(weights)) for a in angles]
-    pad_y = max((abs(dy) for per in offsets for dy, _ in per), default=0)
-    pad_x = max((abs(dx) for per in offsets for _, dx in per), default=0)
-    padded = F.pad(images, (pad_x, pad_x, pad_y, pad_y), mode="replicate")
-    out = torch.empty_like(images)
-    for b, per_sample in enumerate(offsets):
-        source, target = padded[b], out[b]  # views made once per sample: the loop is call-bound
-        windows = [source[:, pad_y + dy:pad_y + dy + height, pad_x + dx:pad_x + dx + width] for dy, dx in per_sample]
-        torch.mul(windows[0], weights[0], out=target)
-        for weight, window in zip(weights[1:], windows[1:]):
-            target.add_(window, alpha=weight)
-    return out
 
 
 def sample_motion_angle(generator: torch.Generator, height: int, width: int, **_: object) -> Draws:
@@ -229,7 +237,7 @@ def motion_blur(images: torch.Tensor, draws: Draws, *, radius: float, sigma: flo
 def zoom_blur(images: torch.Tensor, draws: Draws, *, factors: list[float]) -> torch.Tensor:
     """Average the image with centred zooms of itself by each factor, as if zooming during the exposure.
 
-    out = (x + sum_z clipped_zoom(x, z)) / (len(factors) + 1), see ``_blur_kernels.centred_clipped_zoom``.
+    out = (x + sum_z clipped_zoom(x, z)) / (len(factors) + 1), see ``_scipy.centred_clipped_zoom``.
     Shape: (B, C, H, W) -> (B, C, H, W). Deterministic.
     """
     # channels_last makes PyTorch's CPU bilinear resize ~1.7x faster; the result is the same.

@@ -31,8 +31,8 @@ from ._cbar import (
     pixel_scale,
     severity_rule,
 )
-from ._image_ops import reflect_gaussian_filter
 from ._registry import Draws, register_corruption
+from ._scipy import reflect_gaussian_filter
 
 ETA = 4.0
 SOFTENING = 1.0  # sigma of the pattern's blur, pixels

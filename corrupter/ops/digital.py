@@ -3,9 +3,9 @@
 contrast works on float pixels. brightness, saturate, pixelate and jpeg_compression keep the
 8-bit semantics of make_imagenet_c.py, where they act on the uint8 PIL image: the input is read at
 its 8-bit level (``quantize_uint8``, the level the pipeline stores), the arithmetic mirrors the
-reference (skimage's float64 HSV conversion, Pillow's fixed-point BOX resampling, libjpeg through
-torchvision), and the output is the reference's truncated 8-bit level divided by 255. On 8-bit
-inputs they reproduce the reference byte for byte at 224x224 (tests/ops/test_digital.py), and
+reference (skimage's float64 HSV conversion; Pillow's BOX resampling and libjpeg, called directly
+on the CPU and reproduced in torch or torchvision for other devices, see ``_pillow``), and the
+output is the reference's truncated 8-bit level divided by 255. On 8-bit inputs they reproduce the reference byte for byte at 224x224 (tests/ops/test_digital.py), and
 pixelate and jpeg_compression match Pillow at any size.
 
 Deliberate deviations from make_imagenet_c.py:
@@ -13,17 +13,21 @@ Deliberate deviations from make_imagenet_c.py:
   8-bit images); the output of these four ops is always on the 8-bit grid.
 - pixelate at sizes other than 224: the intermediate size is int(W * factor) x int(H * factor)
   (imagecorruptions' generalisation of the hard-coded int(224 * factor)); identical at 224.
-- jpeg_compression on a GPU input is encoded and decoded on the CPU (libjpeg, as Pillow), so the
-  bytes do not depend on the device; nvjpeg would give different ones.
+- jpeg_compression on a GPU input is encoded and decoded on the CPU (torchvision's libjpeg, the
+  bytes of Pillow's), so the bytes do not depend on the device; nvJPEG would give different ones.
 """
 
 from __future__ import annotations
 
-import functools
-
 import torch
 
 from ._common import quantize_uint8, truncate_to_uint8
+from ._pillow import (
+    box_resize,
+    box_resize_with_pillow,
+    jpeg_round_trip_with_pillow,
+    jpeg_round_trip_with_torchvision,
+)
 from ._registry import Draws, register_corruption
 
 CONTRAST_SEVERITIES = tuple({"factor": c} for c in (0.4, 0.3, 0.2, 0.1, 0.05))
@@ -162,87 +166,25 @@ def saturate(images: torch.Tensor, draws: Draws, *, scale: float, shift: float) 
     return hsv_to_rgb_levels(hue, saturation, value).to(images.dtype).div_(255)
 
 
-_PIL_PRECISION_BITS = 22  # Pillow's fixed-point coefficient precision for 8-bit images (32 - 8 - 2)
-
-
-@functools.lru_cache(maxsize=64)
-def pil_box_taps(in_size: int, out_size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Pillow's BOX resampling coefficients along one axis (Resample.c ``precompute_coeffs``).
-
-    Output pixel i averages the input pixels whose centres fall in its box (the filter is point
-    sampled, not area weighted: each tap has weight 1 or 0), i.e. a contiguous run
-    [start_i, stop_i), with Pillow's fixed-point weight round(2^22 / count). Computed with Python
-    floats, i.e. the same double arithmetic as Pillow. Returns int64 ``start``, ``stop`` and
-    ``weight``, each (out_size,).
-    """
-    scale = in_size / out_size
-    filter_scale = max(scale, 1.0)
-    support = 0.5 * filter_scale
-    inverse = 1.0 / filter_scale
-    starts, stops, weights = [], [], []
-    for i in range(out_size):
-        centre = (i + 0.5) * scale
-        first, last = max(int(centre - support + 0.5), 0), min(int(centre + support + 0.5), in_size)
-        taps = [x for x in range(first, last) if -0.5 < (x - centre + 0.5) * inverse <= 0.5]
-        starts.append(taps[0])
-        stops.append(taps[-1] + 1)
-        weights.append(int(0.5 + (1.0 / len(taps)) * (1 << _PIL_PRECISION_BITS)))
-    return torch.tensor(starts), torch.tensor(stops), torch.tensor(weights)
-
-
-def pil_box_resize_rows(levels: torch.Tensor, out_size: int) -> torch.Tensor:
-    """Resize uint8 levels along dim -2 (rows) exactly as Pillow's BOX filter does.
-
-    Output row i is the sum of input rows [start_i, stop_i) times the fixed-point weight, rounded
-    and shifted back like Pillow. Runs are gathered as whole rows, the fast way to index on the CPU;
-    a run shorter than the longest reads an appended zero row for its missing taps. The int32 sums
-    cannot overflow (255 * 2^22 + 2^21 < 2^31).
-    """
-    starts, stops, weights = pil_box_taps(levels.shape[-2], out_size)
-    lengths = stops - starts
-    if bool((lengths == 1).all()):  # upsampling: one tap of weight 2^22 each, i.e. a copy
-        return levels.index_select(-2, starts.to(levels.device))
-    zero_row = levels.shape[-2]
-    padded = torch.cat([levels, levels.new_zeros(*levels.shape[:-2], 1, levels.shape[-1])], dim=-2)
-    total = padded.index_select(-2, starts.to(levels.device)).to(torch.int32)
-    for k in range(1, int(lengths.max())):
-        total += padded.index_select(-2, torch.where(lengths > k, starts + k, zero_row).to(levels.device))
-    weights = weights.to(device=levels.device, dtype=torch.int32)[:, None]
-    total.mul_(weights).add_(1 << (_PIL_PRECISION_BITS - 1))
-    return (total >> _PIL_PRECISION_BITS).clamp_(0, 255).to(torch.uint8)
-
-
-def pil_box_resize(levels: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """``PIL.Image.resize((width, height), BOX)`` on uint8 levels: horizontal pass, then vertical.
-
-    Shape: (B, C, H, W) -> (B, C, height, width); both passes round to 8 bits like Pillow. The
-    pass order is Pillow's up to version 12 (the original ImageNet-C's): Pillow 13 resizes
-    vertically first when the height loses more than twice as many pixels as the width
-    (python-pillow/Pillow#9549), which moves some values of such images by one level; square
-    images resize the same in both. The horizontal pass resizes the rows of the transposed image:
-    a transposing copy and row gathers cost half of what gathering columns in place does.
-    """
-    if levels.dtype != torch.uint8:
-        raise TypeError(f"pil_box_resize takes uint8 levels, got {levels.dtype}")
-    if levels.shape[-1] != width:
-        levels = pil_box_resize_rows(levels.transpose(-1, -2).contiguous(), width).transpose(-1, -2)
-    if levels.shape[-2] != height:
-        levels = pil_box_resize_rows(levels.contiguous(), height)
-    return levels
-
-
 @register_corruption("pixelate", family="digital", levels=PIXELATE_SEVERITIES, tags=("imagenet-c",),
                      reference=f"{_REFERENCE} pixelate")
 def pixelate(images: torch.Tensor, draws: Draws, *, factor: float) -> torch.Tensor:
     """Pixelate: BOX-downsample to int(factor * size), then BOX-upsample back (Pillow, bit-exact).
 
     Pillow's BOX upsampling picks one source pixel per output pixel (nearest neighbour with
-    Pillow's tie rule), hence the blocks.
+    Pillow's tie rule), hence the blocks. The downsampling, the real work, is Pillow's own on the
+    CPU and its fixed-point filter reproduced in torch elsewhere (``_pillow.box_resize``); the
+    upsampling, a gather, is torch's on every device. The same bytes either way.
     Shape: (B, C, H, W) -> (B, C, H, W). Deterministic. 8-bit semantics (see the module docstring).
     """
     height, width = images.shape[-2:]
     small = (max(1, int(height * float(factor))), max(1, int(width * float(factor))))
-    blocky = pil_box_resize(pil_box_resize(quantize_uint8(images), *small), height, width)
+    levels = quantize_uint8(images)
+    if images.device.type == "cpu":
+        levels = box_resize_with_pillow(levels, small)
+    else:
+        levels = box_resize(levels, *small)
+    blocky = box_resize(levels, height, width)
     return blocky.to(images.dtype, memory_format=torch.contiguous_format).div_(255)
 
 
@@ -251,12 +193,13 @@ def pixelate(images: torch.Tensor, draws: Draws, *, factor: float) -> torch.Tens
 def jpeg_compression(images: torch.Tensor, draws: Draws, *, quality: int) -> torch.Tensor:
     """JPEG round trip at ``quality`` (libjpeg defaults: 4:2:0 chroma, islow DCT), as Pillow does.
 
-    torchvision's encoder produces the same bytes as ``PIL.Image.save(..., 'JPEG', quality=q)``.
+    On the CPU through Pillow itself; other devices' batches through torchvision's libjpeg on the
+    CPU, which writes the same bytes (``_pillow.jpeg_round_trip_with_torchvision``).
     Shape: (B, C, H, W) -> (B, C, H, W). Deterministic. 8-bit semantics (see the module docstring).
     """
-    # Imported here: torchvision pulls in PIL and takes seconds to import; only this op needs it.
-    from torchvision.io import decode_jpeg, encode_jpeg
-
-    levels = quantize_uint8(images).cpu()
-    decoded = decode_jpeg(encode_jpeg(list(levels), quality=int(quality)))
-    return torch.stack(decoded).to(images.dtype).div_(255).to(images.device)
+    levels = quantize_uint8(images)
+    if images.device.type == "cpu":
+        decoded = jpeg_round_trip_with_pillow(levels, int(quality))
+    else:
+        decoded = jpeg_round_trip_with_torchvision(levels, int(quality))
+    return decoded.to(device=images.device, dtype=images.dtype).div_(255)

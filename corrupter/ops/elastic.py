@@ -22,8 +22,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ._image_ops import reflect_gaussian_filter
 from ._registry import Draws, register_corruption
+from ._scipy import reflect_gaussian_filter
 
 REFERENCE_SIZE = 224
 DISPLACEMENT_TRUNCATE = 3.0

@@ -97,7 +97,7 @@ def impulse_noise(images: torch.Tensor, draws: Draws, *, amount: float) -> torch
 
 def poisson_support(max_rate: float) -> int:
     """Number of Poisson values 0..K-1 kept in the table: the tail beyond has probability < 1e-30."""
-    return int(math.ceil(max_rate + 12 * math.sqrt(max_rate) + 40))
+    return math.ceil(max_rate + 12 * math.sqrt(max_rate) + 40)
 
 
 @functools.lru_cache(maxsize=16)

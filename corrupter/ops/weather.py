@@ -9,7 +9,7 @@ deviations, all outside the reference's reach or below its statistical resolutio
   imagecorruptions does; snow's centred clipped-zoom trim is applied per axis.
 - frost: textures decoded by PIL (the reference uses cv2.imread; JPEG decoders may differ by one
   level on a few pixels).
-- snow: ImageMagick's motion blur is ``blur.directional_motion_blur`` (imagecorruptions' numpy
+- snow: ImageMagick's motion blur is ``_imagemagick.directional_motion_blur`` (imagecorruptions' numpy
   re-implementation of its kernel, edge pixels replicated); snow noise is drawn only for the
   central window that clipped_zoom reads (same distribution).
 - spatter (water): OpenCV's Canny, equalizeHist and 3x3 filters are reproduced exactly on uint8
@@ -22,16 +22,16 @@ deviations, all outside the reference's reach or below its statistical resolutio
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
 
 from ._common import next_power_of_two, plasma_draw_count, plasma_fractal
-from ._image_ops import (box_blur3x3, canny_edges, correlate3x3, equalize_hist, gaussian_blur_nearest,
-                         truncated_distance)
+from ._imagemagick import directional_motion_blur
+from ._opencv import box_blur3x3, canny_edges, correlate3x3, equalize_hist, truncated_distance
 from ._registry import Draws, register_corruption
-from .blur import directional_motion_blur
+from ._scipy import clipped_zoom_geometry, gaussian_blur_nearest, zoom_crop
 
 RGB2GRAY = (0.299, 0.587, 0.114)  # cv2.COLOR_RGB2GRAY weights
 
@@ -140,40 +140,24 @@ SNOW_SEVERITIES = tuple(
                                 (0.55, 0.3, 2.5, 0.85, 12, 12, 0.55)))
 
 
-def zoom_window(size: int, zoom: float) -> tuple[int, int, int]:
-    """clipped_zoom along one axis: (first input index, input length, zoomed length) for ``size`` pixels."""
-    length = math.ceil(size / zoom)
-    return (size - length) // 2, length, round(length * zoom)
-
-
 def sample_snow(generator: torch.Generator, height: int, width: int, *, zoom: float, **_: object) -> Draws:
     """Standard-normal flake noise for the central window clipped_zoom reads, then the blur angle.
 
     The reference draws a full H x W field and zooms into its centre; drawing only that window gives
     the same distribution for less work. The angle is U(-135, -45) degrees.
     """
-    _, rows, _ = zoom_window(height, float(zoom))
-    _, cols, _ = zoom_window(width, float(zoom))
+    _, rows, _, _ = clipped_zoom_geometry(height, float(zoom))
+    _, cols, _, _ = clipped_zoom_geometry(width, float(zoom))
     flakes = torch.randn(rows, cols, generator=generator)
     angle = torch.rand(1, generator=generator, dtype=torch.float64) * 90 - 135
     return {"flakes": flakes, "angle": angle}
-
-
-def clipped_zoom_layer(window: torch.Tensor, height: int, width: int, zoom: float) -> torch.Tensor:
-    """Zoom a (B, 1, h, w) window by ``zoom`` (scipy zoom order 1) and trim centrally to H x W."""
-    _, _, zoomed_h = zoom_window(height, zoom)
-    _, _, zoomed_w = zoom_window(width, zoom)
-    # scipy's zoom (grid_mode=False) maps the corner pixels onto each other: align_corners=True.
-    zoomed = F.interpolate(window, size=(zoomed_h, zoomed_w), mode="bilinear", align_corners=True)
-    top, left = (zoomed_h - height) // 2, (zoomed_w - width) // 2
-    return zoomed[..., top:top + height, left:left + width]
 
 
 def snow_layer(draws: Draws, height: int, width: int, *, mean: float, std: float, zoom: float,
                threshold: float, radius: float, sigma: float) -> torch.Tensor:
     """The (B, 1, H, W) falling-snow layer: zoomed noise, thresholded, 8-bit, motion-blurred, 8-bit."""
     window = draws["flakes"][:, None].to(torch.float32) * float(std) + float(mean)
-    layer = clipped_zoom_layer(window, height, width, float(zoom))
+    layer = zoom_crop(window, height, width, float(zoom))
     layer = F.threshold(layer, _just_below(threshold, layer.dtype), 0.0).clamp_(0, 1)
     layer = layer.mul_(255).floor_().div_(255)  # the reference's uint8 PNG handed to ImageMagick
     layer = directional_motion_blur(layer, float(radius), float(sigma), draws["angle"].reshape(-1))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 import torch
 
@@ -107,7 +109,7 @@ def test_distortion_grows_with_level(name, photo_batch):
         outs = [run(name, photo_batch, level, [s + 100 * k for s in seeds]) for k in range(2)]
         distortion[level] = sum((o - photo_batch).abs().mean().item() for o in outs) / len(outs)
     ordered = [distortion[s] for s in spec.distortion_order]
-    assert all(b >= a * 0.98 for a, b in zip(ordered, ordered[1:])), (spec.distortion_order, ordered)
+    assert all(b >= a * 0.98 for a, b in pairwise(ordered)), (spec.distortion_order, ordered)
 
 
 @pytest.mark.skipif("cuda" not in DEVICES, reason="no CUDA device")

@@ -1,133 +1,74 @@
-"""Batched torch versions of the scipy / scikit-image / OpenCV building blocks the reference ops call.
+"""OpenCV behaviours the reference ops rely on, in batched torch.
 
-Each helper names the reference function it stands for and how closely it follows it. All work on
-(B, 1, H, W) float tensors (single-channel layers) unless said, on any device.
+Each helper names the ``cv2`` call it stands for and how closely it follows it. All work on
+(B, C, H, W) float tensors (single-channel layers where said), on any device. OpenCV's default
+border is reflect-101 (``F.pad`` mode 'reflect', 'mirror' in ``_common.BORDERS``).
 """
 
 from __future__ import annotations
 
-import functools
-from typing import Callable
+import math
 
 import torch
 import torch.nn.functional as F
 
+from ._common import correlate_separable
+
 # tan(22.5 deg) in OpenCV Canny's 15-bit fixed point (int(0.41421356 * 2**15 + 0.5) / 2**15).
 _TAN_22_5 = 13573 / 32768
 _TAN_67_5 = _TAN_22_5 + 2.0
-# Longest kernel run as shifted slices; longer ones (elastic's sigma 19.5 and 170.8) use matrix products.
-_MAX_SLICED_TAPS = 41
-# Largest side filtered by matrix products (cached matrices of at most 2 MiB each).
-_MAX_MATRIX_SIZE = 512
 
 
-def gaussian_taps(sigma: float, truncate: float) -> torch.Tensor:
-    """scipy.ndimage's 1-D Gaussian: radius int(truncate * sigma + 0.5), weights summing to 1, float64."""
-    radius = int(truncate * float(sigma) + 0.5)
-    offsets = torch.arange(-radius, radius + 1, dtype=torch.float64)
-    weights = torch.exp(-0.5 * (offsets / float(sigma)) ** 2)
-    return weights / weights.sum()
+# ---------------------------------------------------------------------------------------------------
+# Linear filters
 
 
-def gaussian_blur_nearest(layers: torch.Tensor, sigma: float, truncate: float = 4.0) -> torch.Tensor:
-    """skimage ``gaussian(x, sigma)`` (mode 'nearest' = replicated edges, truncate 4), separable.
+def gaussian_kernel_taps(ksize: int, sigma: float) -> list[float]:
+    """``cv2.getGaussianKernel(ksize, sigma)`` for sigma > 0: exp(-(i - (ksize-1)/2)^2 / 2 sigma^2), normalised."""
+    centre = (ksize - 1) / 2
+    taps = torch.tensor([math.exp(-((i - centre) ** 2) / (2 * sigma * sigma)) for i in range(ksize)],
+                        dtype=torch.float64)
+    return (taps / taps.sum()).tolist()
 
-    Shape: (B, C, H, W) -> (B, C, H, W); every channel blurred on its own. Deterministic.
+
+def gaussian_blur_reflect101(layers: torch.Tensor, ksize: int, sigma: float) -> torch.Tensor:
+    """``cv2.GaussianBlur(x, (ksize, ksize), sigma)``: separable, default reflect-101 border, no rounding.
+
+    Shape: (B, C, H, W) with H, W > ksize // 2 -> (B, C, H, W).
     """
-    taps = gaussian_taps(sigma, truncate).tolist()
-    rows_done = _correlate_sliced(layers, taps, -1, _replicate_pad)
-    return _correlate_sliced(rows_done, taps, -2, _replicate_pad)
+    return correlate_separable(layers, gaussian_kernel_taps(ksize, float(sigma)), "mirror")
 
 
-@functools.lru_cache(maxsize=16)
-def _reflect_gaussian_matrix_cpu(size: int, sigma: float, truncate: float) -> torch.Tensor:
-    taps = gaussian_taps(sigma, truncate)
-    radius = taps.numel() // 2
-    positions = torch.arange(size)[:, None] + torch.arange(-radius, radius + 1)[None, :]
-    # scipy 'reflect' (d c b a | a b c d | d c b a) is periodic with period 2 * size.
-    folded = positions.remainder(2 * size)
-    folded = torch.where(folded >= size, 2 * size - 1 - folded, folded)
-    matrix = torch.zeros(size, size, dtype=torch.float64)
-    return matrix.scatter_add_(1, folded, taps.expand(size, -1).contiguous())
+def correlate2d_reflect101(images: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """``cv2.filter2D(x, -1, kernel)`` per channel: 2-D correlation, centred anchor, reflect-101 border.
 
-
-def reflect_gaussian_matrix(size: int, sigma: float, truncate: float, like: torch.Tensor) -> torch.Tensor:
-    """(size, size) matrix G with ``G @ v`` = scipy ``gaussian_filter1d(v, sigma, mode='reflect')``.
-
-    Folding the kernel onto the signal handles kernels far longer than the image (elastic's sigma of
-    170.8 px has a 1027-tap kernel on 224 px), which padding cannot. Dtype and device of ``like``.
+    Done with real FFTs on a reflect-padded image (a 17x17 or 21x21 kernel costs ~300-450 multiply-adds
+    per pixel as a direct convolution). The FFT size is rounded up to a 5-smooth number, which is
+    fast in pocketFFT/cuFFT; zeros beyond the reflected border never reach the kept window.
     """
-    return _reflect_gaussian_matrix_cpu(int(size), float(sigma), float(truncate)).to(like)
+    ksize = kernel.shape[-1]
+    pad = ksize // 2
+    height, width = images.shape[-2:]
+    padded = F.pad(images, (pad, pad, pad, pad), mode="reflect")  # torch 'reflect' == OpenCV reflect-101
+    fft_h, fft_w = _smooth_size(height + 2 * pad), _smooth_size(width + 2 * pad)
+    # Convolving with the flipped kernel is a correlation with the kernel, shifted by ksize - 1.
+    flipped = kernel.flip(-1, -2).to(device=images.device, dtype=images.dtype)
+    spectrum = torch.fft.rfft2(padded, s=(fft_h, fft_w)) * torch.fft.rfft2(flipped, s=(fft_h, fft_w))
+    full = torch.fft.irfft2(spectrum, s=(fft_h, fft_w))
+    return full[..., ksize - 1:ksize - 1 + height, ksize - 1:ksize - 1 + width]
 
 
-def reflect_gaussian_filter(layers: torch.Tensor, sigma: float, truncate: float) -> torch.Tensor:
-    """scipy ``gaussian_filter(x, sigma, mode='reflect', truncate)`` over the last two dims.
-
-    Short kernels run as shifted slices of a mirrored copy; long ones (longer than ``_MAX_SLICED_TAPS``
-    or than the image) as products with ``reflect_gaussian_matrix``, or by FFT on images larger
-    than ``_MAX_MATRIX_SIZE``.
-    Shape: (..., H, W) -> (..., H, W). Deterministic.
-    """
-    taps = gaussian_taps(sigma, truncate)
-    height, width = layers.shape[-2:]
-    radius = taps.numel() // 2
-    if taps.numel() > _MAX_SLICED_TAPS or radius > min(height, width):
-        if max(height, width) > _MAX_MATRIX_SIZE:  # products cost O(n^3): large images go through FFTs
-            return _reflect_filter_fft(_reflect_filter_fft(layers, taps, -1), taps, -2)
-        rows = reflect_gaussian_matrix(height, sigma, truncate, layers)
-        cols = reflect_gaussian_matrix(width, sigma, truncate, layers)
-        return rows @ layers @ cols.T
-    weights = taps.tolist()
-    rows_done = _correlate_sliced(layers, weights, -1, _symmetric_pad)
-    return _correlate_sliced(rows_done, weights, -2, _symmetric_pad)
-
-
-def _reflect_filter_fft(layers: torch.Tensor, taps: torch.Tensor, dim: int) -> torch.Tensor:
-    """Filter along ``dim`` with scipy 'reflect' borders as a circular convolution of period 2 * size.
-
-    The mirrored signal [x, flip(x)] repeats with period 2 * size, so wrapping the kernel onto that
-    period and convolving circularly is exact for any kernel length.
-    """
-    size = layers.shape[dim]
-    period = 2 * size
-    radius = taps.numel() // 2
-    wrapped = torch.zeros(period, dtype=torch.float64)
-    wrapped.index_add_(0, torch.arange(-radius, radius + 1).remainder(period), taps)
-    response = torch.fft.rfft(wrapped).to(device=layers.device)
-    response = response.to(torch.complex64 if layers.dtype == torch.float32 else torch.complex128)
-    response = response if dim == -1 else response[:, None]
-    extended = torch.cat([layers, layers.flip(dim)], dim=dim)
-    filtered = torch.fft.irfft(torch.fft.rfft(extended, dim=dim) * response, n=period, dim=dim)
-    return filtered.narrow(dim, 0, size)
-
-
-def _symmetric_pad(layers: torch.Tensor, radius: int, dim: int) -> torch.Tensor:
-    """Pad ``dim`` by ``radius`` mirrored pixels including the edge one (scipy 'reflect'; radius <= size)."""
-    size = layers.shape[dim]
-    before = layers.narrow(dim, 0, radius).flip(dim)
-    after = layers.narrow(dim, size - radius, radius).flip(dim)
-    return torch.cat([before, layers, after], dim=dim)
-
-
-def _replicate_pad(layers: torch.Tensor, radius: int, dim: int) -> torch.Tensor:
-    """Pad ``dim`` by ``radius`` copies of the edge pixel (scipy 'nearest'; any radius)."""
-    pad = (radius, radius, 0, 0) if dim == -1 else (0, 0, radius, radius)
-    return F.pad(layers, pad, mode="replicate")
-
-
-def _correlate_sliced(layers: torch.Tensor, taps: list[float], dim: int,
-                      pad: Callable[[torch.Tensor, int, int], torch.Tensor]) -> torch.Tensor:
-    """1-D correlation along ``dim`` (-1 or -2) as a sum of shifted slices of ``pad(layers)``.
-
-    Shifted slices beat conv2d on the CPU for one channel and short kernels, by 3-10x.
-    """
-    radius = len(taps) // 2
-    size = layers.shape[dim]
-    padded = pad(layers, radius, dim)
-    out = padded.narrow(dim, 0, size) * taps[0]
-    for offset, tap in enumerate(taps[1:], start=1):
-        out.add_(padded.narrow(dim, offset, size), alpha=tap)
-    return out
+def _smooth_size(n: int) -> int:
+    """The smallest m >= n whose only prime factors are 2, 3 and 5."""
+    m = n
+    while True:
+        rest = m
+        for p in (2, 3, 5):
+            while rest % p == 0:
+                rest //= p
+        if rest == 1:
+            return m
+        m += 1
 
 
 def correlate3x3(layers: torch.Tensor, kernel: tuple[tuple[float, ...], ...], border: str) -> torch.Tensor:
@@ -148,6 +89,11 @@ def box_blur3x3(layers: torch.Tensor) -> torch.Tensor:
     padded = F.pad(layers, (1, 1, 1, 1), mode="reflect")
     rows = padded[..., :, 0:width] + padded[..., :, 1:width + 1] + padded[..., :, 2:width + 2]
     return (rows[..., 0:height, :] + rows[..., 1:height + 1, :] + rows[..., 2:height + 2, :]) / 9
+
+
+
+# ---------------------------------------------------------------------------------------------------
+# Canny edges, distance transform, histogram equalisation
 
 
 def canny_edges(layers: torch.Tensor, low: float, high: float) -> torch.Tensor:
