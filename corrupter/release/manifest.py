@@ -13,9 +13,10 @@ from pydantic import AfterValidator, Field, ValidationError
 
 from ..io.errors import NotFound
 from ..io.storage import Storage
+from ._schema import Closed, Count, Sha256
 from .errors import ManifestError, ReleaseNotFinished
 from .layout import CONFIG_MARKER, MANIFEST, WORK, check_release_path
-from .receipts import Closed, Count, Receipt, Sha256
+from .receipts import Receipt
 
 FORMAT = "corrupter-release/1"
 
@@ -201,5 +202,5 @@ def manifest_bytes(release: Storage) -> bytes:
                 f"{release.uri} is an unfinished release (no {MANIFEST} yet, its work area {WORK}/ is there): "
                 f"rerun `corrupter run` with the config that started it to resume and finish it") from None
         raise ReleaseNotFinished(
-            f"{release.uri}: no {MANIFEST}, so not a finished release (nothing there, or a release whose "
-            f"build has not finished: `corrupter run` with its config resumes it)") from None
+            f"{release.uri}: no {MANIFEST} (not a finished release): nothing is there, or a release whose "
+            f"build has not finished, which `corrupter run` with its config resumes") from None

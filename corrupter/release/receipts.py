@@ -6,20 +6,12 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from ..io.errors import AlreadyExists
 from ..io.storage import Storage
+from ._schema import Closed, Count, Sha256
 from .layout import receipt_path
-
-Count = Annotated[int, Field(ge=0)]
-Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
-
-
-class Closed(BaseModel):
-    """Records read back from storage: every field typed, nothing extra, nothing coerced."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class ReceiptSource(Closed):

@@ -142,8 +142,8 @@ def test_the_job_imports_the_code_it_uploads(head, client):
 def test_the_documented_command_builds_the_demo_release(head, client, tmp_path, local_release):
     result = submit(documented_submit(head, tmp_path), client)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "(0 of 10 units already done)" in result.stdout
-    assert re.search(r"\b10/10\b", result.stdout)  # the progress bar reached the submitter
+    assert "(0 of 12 units already done)" in result.stdout
+    assert re.search(r"\b12/12\b", result.stdout)  # the progress bar reached the submitter
     assert_same_release(tmp_path / RELEASE, local_release)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import tarfile
 from pathlib import Path
@@ -20,6 +21,7 @@ import corrupter
 from corrupter.cli.preview import CELL, HEADER_H, LABEL_W, write_preview
 from corrupter.io.codec import encode_images, prepare_image
 from corrupter.release import ManifestError, ReleaseNotFinished, ShardMismatch, ShardMissing
+from tests.conftest import REPO
 from tests.pipeline.releases import SAMPLE, build_release, small_config
 
 CORRUPTIONS = [{"name": "clean"}, {"name": "contrast", "severities": [1, 2]}]
@@ -138,7 +140,7 @@ def test_a_missing_shard_is_named(copy):
 
 def test_a_location_without_a_manifest_says_whether_it_is_an_unfinished_release(copy, tmp_path):
     (copy / "manifest.json").unlink()
-    with pytest.raises(ReleaseNotFinished, match="no manifest.json, so not a finished release"):
+    with pytest.raises(ReleaseNotFinished, match=r"no manifest.json \(not a finished release\): nothing is there"):
         corrupter.open_release(str(copy))
     (copy / "_work").mkdir()
     (copy / "_work" / "config.json").write_text('{"config_digest": "x"}')
@@ -168,3 +170,14 @@ def test_the_preview_puts_the_clean_cell_first(built, tmp_path):
 
     assert np.abs(tile(0, 1) - tile(0, 0)).mean() < 3 < np.abs(tile(1, 1) - tile(1, 0)).mean()
 
+
+
+def test_the_readme_example_runs(built):
+    """README "Reading a release in Python", as written, on this release (its contrast/2 for fog/3)."""
+    section = (REPO / "README.md").read_text().split("### Reading a release in Python", 1)[1]
+    example = re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
+    assert '"releases/demo/1.0.0"' in example and 'release.cell("fog", "3")' in example
+    example = example.replace('"releases/demo/1.0.0"', repr(str(built))).replace('"fog", "3"', '"contrast", "2"')
+    scope: dict = {}
+    exec(compile(example, "README.md", "exec"), scope)  # noqa: S102  (the point)
+    assert scope["sample"].shard == "contrast/2/val-000001.tar" and scope["release"].manifest.name == "t"
