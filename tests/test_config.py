@@ -63,13 +63,13 @@ def test_execution_settings_and_location_do_not_change_the_digest():
 
 
 def test_grids_and_explicit_parameters_become_named_variants():
-    config = load_config(DEMO, ["corruptions=[{name: fourier_basis_noise, grid: {i: [0, 4], j: [-3, 8]}, "
+    config = load_config(DEMO, [("corruptions=[{name: fourier_basis_noise, grid: {i: [0, 4], j: [-3, 8]}, "
                                 "params: {norm: 15.7}}, {name: low_pass, params: {bandwidth: 9}}, "
-                                "{name: fog, severities: [2], params: {decay: 1.5}}]"])
+                                "{name: fog, severities: [2], params: {decay: 1.5}}]")])
     names = [(v.corruption, v.name) for v in plan_variants(config)]
-    assert ("fourier_basis_noise", "i0_j-3_norm15.7") in names and len(names) == 4 + 1 + 1
-    assert ("low_pass", "bandwidth9") in names and ("fog", "2-decay1.5") in names
-    fog = [v for v in plan_variants(config) if v.corruption == "fog"][0]
+    assert ("fourier_basis_noise", "i+00_j-03_norm+15.7") in names and len(names) == 4 + 1 + 1
+    assert ("low_pass", "bandwidth+09") in names and ("fog", "2-decay+01.5") in names
+    fog = next(v for v in plan_variants(config) if v.corruption == "fog")
     assert fog.param_dict == {"strength": 2.0, "decay": 1.5}
 
 

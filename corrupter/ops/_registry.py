@@ -40,6 +40,10 @@ class CorruptionSpec:
         derive: ``derive(params, given) -> params``, run by ``params()`` on the merged parameters with
             the names given explicitly: fills in what follows from them (ImageNet-C-bar: the
             physical parameters of a given severity) or refuses a contradiction. None: nothing to do.
+        check: ``check(height, width, **params)``, a cheap test that raises ValueError for every
+            parameter value ``apply`` refuses on an image of that size (a frequency outside the
+            spectrum), so the dry run before a release need not run the kernel once per value
+            (pipeline/dryrun.py). None: the dry run runs the kernel for every explicit variant.
     """
 
     name: str
@@ -52,6 +56,7 @@ class CorruptionSpec:
     assets: tuple[str, ...] = ()
     reference: str = ""
     derive: Callable[[dict[str, Any], frozenset[str]], dict[str, Any]] | None = None
+    check: Callable[..., None] | None = None
 
     @property
     def summary(self) -> str:
@@ -100,6 +105,7 @@ def register_corruption(
     assets: tuple[str, ...] = (),
     reference: str = "",
     derive: Callable[[dict[str, Any], frozenset[str]], dict[str, Any]] | None = None,
+    check: Callable[..., None] | None = None,
 ) -> Callable[[Callable[..., torch.Tensor]], Callable[..., torch.Tensor]]:
     """Decorator filing a kernel under ``name``. A duplicate name is an error, never an overwrite."""
     if family not in FAMILIES:
@@ -118,7 +124,7 @@ def register_corruption(
         _REGISTRY[name] = CorruptionSpec(
             name=name, family=family, apply=fn, levels=tuple(dict(s) for s in levels),
             sample=sample, tags=frozenset((family, *tags)), distortion_order=order,
-            assets=tuple(assets), reference=reference, derive=derive)
+            assets=tuple(assets), reference=reference, derive=derive, check=check)
         return fn
 
     return decorate

@@ -188,8 +188,15 @@ def pixelate(images: torch.Tensor, draws: Draws, *, factor: float) -> torch.Tens
     return blocky.to(images.dtype, memory_format=torch.contiguous_format).div_(255)
 
 
+def check_jpeg_quality(height: int, width: int, *, quality: int, **_: object) -> None:
+    """ValueError unless 1 <= quality <= 100: libjpeg (the CPU path) would clamp 500 to 100 where
+    torchvision (other devices) refuses it, so one config would mean two things."""
+    if not 1 <= quality <= 100:
+        raise ValueError(f"jpeg_compression quality must be 1..100, got {quality}")
+
+
 @register_corruption("jpeg_compression", family="digital", levels=JPEG_SEVERITIES, tags=("imagenet-c",),
-                     reference=f"{_REFERENCE} jpeg_compression")
+                     reference=f"{_REFERENCE} jpeg_compression", check=check_jpeg_quality)
 def jpeg_compression(images: torch.Tensor, draws: Draws, *, quality: int) -> torch.Tensor:
     """JPEG round trip at ``quality`` (libjpeg defaults: 4:2:0 chroma, islow DCT), as Pillow does.
 
@@ -197,6 +204,7 @@ def jpeg_compression(images: torch.Tensor, draws: Draws, *, quality: int) -> tor
     CPU, which writes the same bytes (``_pillow.jpeg_round_trip_with_torchvision``).
     Shape: (B, C, H, W) -> (B, C, H, W). Deterministic. 8-bit semantics (see the module docstring).
     """
+    check_jpeg_quality(*images.shape[-2:], quality=int(quality))
     levels = quantize_uint8(images)
     if images.device.type == "cpu":
         decoded = jpeg_round_trip_with_pillow(levels, int(quality))

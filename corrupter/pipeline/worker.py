@@ -12,13 +12,15 @@ import posixpath
 import resource
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 
 from .. import ops
 from ..config import ReleaseConfig
+from ..config.selection import sample_filter
 from ..io.assets import load_assets
 from ..io.codec import BadImage, encode_images, prepare_image
 from ..io.errors import AlreadyExists, StorageError
@@ -87,6 +89,8 @@ class _ReadState:
     read: int = 0
     quarantined: list[QuarantinedSample] = field(default_factory=list)
     shard_errors: list[str] = field(default_factory=list)
+    position: int = 0  # samples seen so far, in shard order (input.select's `every` counts them)
+    not_selected: int = 0  # left out by input.select: counted, never decoded, not quarantined
 
     def set_aside(self, key: str, reason: str) -> None:
         """Quarantine sample ``key``; every reason is recorded stable (no memory addresses)."""
@@ -116,6 +120,7 @@ class ShardWorker:
             log.warning("glibc heap settings not applied (not glibc, or refused): CPU kernels may run slower")
         self.release = release_storage(config)
         self._assets: dict[str, Any] = {}
+        self._keeps = sample_filter(config.input.select)
 
     def run(self, unit: WorkUnit) -> UnitReport:
         start = time.perf_counter()
@@ -123,13 +128,13 @@ class ShardWorker:
         with tempfile.TemporaryDirectory(prefix="corrupter-") as staging:
             outputs = [self._open_output(shard, staging) for shard in unit.outputs]
             try:
-                read, quarantined, source = self._process(unit, outputs, report)
+                state, source = self._process(unit, outputs, report)
             finally:
                 for out in outputs:
                     out.writer.close()
                     out.fileobj.close()
             for out in outputs:
-                report.receipts.append(self._publish(out, unit, source, read, quarantined))
+                report.receipts.append(self._publish(out, unit, source, state))
         report.seconds = time.perf_counter() - start
         report.peak_rss_bytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         log.info("unit %s: %d images, %d shards, %.2fs", unit.unit_id, report.images, len(outputs), report.seconds)
@@ -137,7 +142,7 @@ class ShardWorker:
 
     def _open_output(self, shard: OutputShard, staging: str) -> _Output:
         path = os.path.join(staging, shard.path.replace("/", "__"))
-        fileobj = open(path, "wb")
+        fileobj = open(path, "wb")  # noqa: SIM115  (closed in run(), after the unit's last batch)
         return _Output(shard, path, DeterministicTarWriter(fileobj), fileobj)
 
     def _process(self, unit: WorkUnit, outputs: list[_Output], report: UnitReport):
@@ -153,10 +158,10 @@ class ShardWorker:
                 report.images += len(batch) * len(outputs)
                 release_free_heap()
             stream.drain()
-        state.read += len(state.quarantined)
+        state.read += len(state.quarantined) + state.not_selected
         source = ReceiptSource(uri=unit.source, sha256=stream.sha256.hexdigest(), bytes=stream.bytes,
                                errors=state.shard_errors)
-        return state.read, state.quarantined, source
+        return state, source
 
     def _batches(self, stream: HashingReader, source: str, state: _ReadState) -> Iterator[list[_Input]]:
         """Decoded, cropped samples in input order, batched by equal shape."""
@@ -164,6 +169,8 @@ class ShardWorker:
         seen: set[str] = set()
         limit = self.config.input.max_member_bytes
         for item in iter_samples(stream, source, limit, read_extensions=SAMPLE_EXTENSIONS):
+            if not self._selected(item, state):
+                continue
             sample = self._prepare(item, seen, state)
             if sample is None:
                 continue
@@ -173,6 +180,18 @@ class ShardWorker:
             batch.append(sample)
         if batch:
             yield batch
+
+    def _selected(self, item: RawSample | Rejected, state: _ReadState) -> bool:
+        """input.select's decision on a sample, by its key and its position in the shard; a sample left
+        out is counted and goes no further (it is not bad: never quarantined). Shard-level trouble
+        (no key) is not a sample and always goes on to be recorded."""
+        if not item.key:
+            return True
+        position, state.position = state.position, state.position + 1
+        if self._keeps is None or self._keeps(item.key, position):
+            return True
+        state.not_selected += 1
+        return False
 
     def _prepare(self, item: RawSample | Rejected, seen: set[str], state: _ReadState) -> _Input | None:
         if isinstance(item, Rejected):
@@ -246,8 +265,7 @@ class ShardWorker:
             self._assets.update(load_assets(missing, self.device))
         return self._assets
 
-    def _publish(self, out: _Output, unit: WorkUnit, source: ReceiptSource, read: int,
-                 quarantined: list[QuarantinedSample]) -> Receipt:
+    def _publish(self, out: _Output, unit: WorkUnit, source: ReceiptSource, state: _ReadState) -> Receipt:
         size = os.path.getsize(out.tmp_path)
         if size > self.config.output.max_shard_bytes:
             raise StorageError(f"{out.shard.path}: {size} bytes exceed output.max_shard_bytes "
@@ -257,7 +275,8 @@ class ShardWorker:
         receipt = Receipt(
             path=out.shard.path, corruption=variant.corruption, variant=variant.name, level=variant.level,
             params=variant.param_dict, source=source, sha256=digest, bytes=size, samples=out.samples,
-            samples_read=read, quarantined=quarantined, device_type=self.device.type)
+            samples_read=state.read, samples_selected=state.read - state.not_selected,
+            quarantined=state.quarantined, device_type=self.device.type)
         try:
             self.release.publish_file(out.tmp_path, out.shard.path, digest)
         except AlreadyExists:

@@ -43,9 +43,10 @@ class SourceEntry(Closed):
     sha256: Sha256
     bytes: Count
     samples_read: Count
+    samples_selected: Count  # by input.select (all read without one); read - selected were left out
     samples_quarantined: Count
     errors: list[str]
-    samples_ok: Count
+    samples_ok: Count  # written: selected - quarantined
 
 
 class QuarantineEntry(Closed):
@@ -60,6 +61,7 @@ class Totals(Closed):
     bytes: Count
     sources: Count
     source_samples_read: Count
+    source_samples_selected: Count
     source_samples_quarantined: Count
 
 
@@ -116,10 +118,11 @@ def build_manifest(*, name: str, version: str, config: dict[str, Any], digest: s
         earlier = sources.get(src)
         if earlier is None:
             sources[src] = {"uri": src, "sha256": r.source.sha256, "bytes": r.source.bytes,
-                            "samples_read": r.samples_read, "samples_quarantined": len(keys),
-                            "errors": list(r.source.errors)}
+                            "samples_read": r.samples_read, "samples_selected": r.samples_selected,
+                            "samples_quarantined": len(keys), "errors": list(r.source.errors)}
             quarantined[src] = [{"source": src, "key": q.key, "reason": q.reason} for q in r.quarantined]
-        elif (earlier["sha256"], earlier["samples_read"]) != (r.source.sha256, r.samples_read):
+        elif ((earlier["sha256"], earlier["samples_read"], earlier["samples_selected"])
+              != (r.source.sha256, r.samples_read, r.samples_selected)):
             raise ValueError(f"input shard {src} changed while the release was being built "
                              f"(sha256 {earlier['sha256']} for some outputs, {r.source.sha256} for "
                              f"{r.path}); build a new version from the current input")
@@ -131,7 +134,7 @@ def build_manifest(*, name: str, version: str, config: dict[str, Any], digest: s
                        "params": r.params, "sha256": r.sha256, "bytes": r.bytes, "samples": r.samples,
                        "source": {"uri": src, "sha256": r.source.sha256}})
     for s in sources.values():
-        s["samples_ok"] = s["samples_read"] - s["samples_quarantined"]
+        s["samples_ok"] = s["samples_selected"] - s["samples_quarantined"]
     ordered = sorted(sources.values(), key=lambda s: s["uri"])
     return ReleaseManifest.model_validate({
         "format": FORMAT,
@@ -158,6 +161,7 @@ def totals_of(shards: list[dict[str, Any]], sources: list[dict[str, Any]]) -> di
         "bytes": sum(s["bytes"] for s in shards),
         "sources": len(sources),
         "source_samples_read": sum(s["samples_read"] for s in sources),
+        "source_samples_selected": sum(s["samples_selected"] for s in sources),
         "source_samples_quarantined": sum(s["samples_quarantined"] for s in sources),
     }
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 
 from ..io.errors import AlreadyExists
 from ..io.storage import Storage
@@ -40,9 +40,18 @@ class Receipt(Closed):
     sha256: Sha256
     bytes: Count
     samples: Count  # written to this shard
-    samples_read: Count  # read from the input shard: samples + quarantined
+    samples_read: Count  # read from the input shard: selected + left out by input.select
+    samples_selected: Count  # kept by input.select (all read, without one): samples + quarantined
     quarantined: list[QuarantinedSample]
     device_type: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _selected_by_default(cls, data: Any) -> Any:
+        """A receipt written before input.select existed does not say: it kept every sample read."""
+        if isinstance(data, dict) and "samples_selected" not in data and "samples_read" in data:
+            return {**data, "samples_selected": data["samples_read"]}
+        return data
 
 
 def dump_receipt(receipt: Receipt) -> bytes:

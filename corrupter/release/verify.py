@@ -112,6 +112,12 @@ def check_config(manifest: ReleaseManifest, planner: Planner) -> list[Mismatch]:
     if (config.name, config.version) != (manifest.name, manifest.version):
         problems.append(Mismatch(MANIFEST, f"name/version {manifest.name}/{manifest.version} differ from the "
                                            f"config's {config.name}/{config.version}"))
+    if config.input.select is None:
+        for source in manifest.sources:
+            if source.samples_selected != source.samples_read:
+                problems.append(Mismatch(MANIFEST, f"source {source.uri}: {source.samples_selected} of "
+                                                   f"{source.samples_read} samples selected, but the config "
+                                                   f"selects every sample (no input.select)"))
     listed = {s.path: s for s in manifest.shards}
     for path in sorted(set(planned) - set(listed)):
         problems.append(Mismatch(path, "an output of the config, missing from the manifest"))
@@ -141,9 +147,12 @@ def check_counts(manifest: ReleaseManifest) -> list[Mismatch]:
     for uri in sorted(set(set_aside) - set(sources)):
         problems.append(Mismatch(MANIFEST, f"quarantined samples of {uri}, which is not among the sources"))
     for uri, source in sources.items():
-        if source.samples_ok != source.samples_read - source.samples_quarantined:
-            problems.append(Mismatch(MANIFEST, f"source {uri}: samples_ok {source.samples_ok} != read "
-                                               f"{source.samples_read} - quarantined {source.samples_quarantined}"))
+        if source.samples_selected > source.samples_read:
+            problems.append(Mismatch(MANIFEST, f"source {uri}: samples_selected {source.samples_selected} > read "
+                                               f"{source.samples_read}"))
+        if source.samples_ok != source.samples_selected - source.samples_quarantined:
+            problems.append(Mismatch(MANIFEST, f"source {uri}: samples_ok {source.samples_ok} != selected "
+                                               f"{source.samples_selected} - quarantined {source.samples_quarantined}"))
         if set_aside.get(uri, 0) != source.samples_quarantined:
             problems.append(Mismatch(MANIFEST, f"source {uri}: {set_aside.get(uri, 0)} quarantined samples listed, "
                                                f"samples_quarantined says {source.samples_quarantined}"))
