@@ -21,8 +21,7 @@ from corrupter import ops
 from corrupter.config import load_config
 from corrupter.io.codec import prepare_image
 from corrupter.io.storage import LocalStorage
-from corrupter.pipeline.plan import plan_variants
-from corrupter.pipeline.plan import planned_shards
+from corrupter.pipeline.plan import plan_variants, planned_shards
 from corrupter.release.verify import verify_release
 from corrupter.seeding import make_generator
 from tests.conftest import REPO, run_cli
