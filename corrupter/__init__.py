@@ -1,7 +1,7 @@
 """corrupter: reproducible corrupted test sets (ImageNet-C family, Fourier-basis noise, filters) at scale."""
 
-__version__ = "0.1.0"
+from ._version import __version__
+from .api import corrupt, corrupt_batch, get_corruption_names, list_corruptions
+from .release import open_release
 
-from .api import corrupt, corrupt_batch, get_corruption_names, list_corruptions  # noqa: E402
-
-__all__ = ["__version__", "corrupt", "corrupt_batch", "get_corruption_names", "list_corruptions"]
+__all__ = ["__version__", "corrupt", "corrupt_batch", "get_corruption_names", "list_corruptions", "open_release"]

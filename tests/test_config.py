@@ -12,7 +12,8 @@ DEMO = REPO / "configs" / "demo.yaml"
 def test_demo_config_loads_and_plans():
     config = load_config(DEMO)
     variants = plan_variants(config)
-    assert len(variants) == 25 and {v.name for v in variants} == {"1", "2", "3", "4", "5"}
+    assert len(variants) == 26 and {v.name for v in variants} == {"1", "2", "3", "4", "5"}
+    assert (variants[0].corruption, variants[0].name, variants[0].param_dict) == ("clean", "1", {})
     units = plan_units(config)
     assert {o.path for u in units for o in u.outputs} >= {"fog/3/val-000000.tar", "contrast/5/val-000001.tar"}
 
@@ -20,7 +21,8 @@ def test_demo_config_loads_and_plans():
 def test_imagenet_c_config_is_the_reference_recipe():
     config = load_config(REPO / "configs" / "imagenet-c.yaml")
     variants = plan_variants(config)
-    assert len(variants) == 19 * 5 and {v.level for v in variants} == {1, 2, 3, 4, 5}
+    assert len(variants) == 1 + 19 * 5 and {v.level for v in variants} == {1, 2, 3, 4, 5}
+    assert variants[0].corruption == "clean"
     assert (config.preprocess.resize, config.preprocess.crop) == (256, 224)
     assert (config.output.format, config.output.jpeg_quality, config.output.jpeg_encoder) == ("jpg", 85, "pillow")
     assert plan_units(config)
@@ -61,13 +63,13 @@ def test_execution_settings_and_location_do_not_change_the_digest():
 
 
 def test_grids_and_explicit_parameters_become_named_variants():
-    config = load_config(DEMO, ["corruptions=[{name: fourier_basis_noise, grid: {i: [0, 4], j: [-3, 8]}, "
+    config = load_config(DEMO, [("corruptions=[{name: fourier_basis_noise, grid: {i: [0, 4], j: [-3, 8]}, "
                                 "params: {norm: 15.7}}, {name: low_pass, params: {bandwidth: 9}}, "
-                                "{name: fog, severities: [2], params: {decay: 1.5}}]"])
+                                "{name: fog, severities: [2], params: {decay: 1.5}}]")])
     names = [(v.corruption, v.name) for v in plan_variants(config)]
-    assert ("fourier_basis_noise", "i0_j-3_norm15.7") in names and len(names) == 4 + 1 + 1
-    assert ("low_pass", "bandwidth9") in names and ("fog", "2-decay1.5") in names
-    fog = [v for v in plan_variants(config) if v.corruption == "fog"][0]
+    assert ("fourier_basis_noise", "i+00_j-03_norm+15.7") in names and len(names) == 4 + 1 + 1
+    assert ("low_pass", "bandwidth+09") in names and ("fog", "2-decay+01.5") in names
+    fog = next(v for v in plan_variants(config) if v.corruption == "fog")
     assert fog.param_dict == {"strength": 2.0, "decay": 1.5}
 
 

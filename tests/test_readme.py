@@ -7,7 +7,7 @@ import tarfile
 
 import yaml
 
-from corrupter.config import validate_config
+from corrupter.config import load_config, validate_config
 from corrupter.pipeline.plan import plan_units
 from corrupter.pipeline.worker import ShardWorker
 from tests.conftest import REPO
@@ -52,8 +52,8 @@ def test_the_imagenet_val_recipe_makes_shards_the_worker_corrupts(tmp_path):
     worker = ShardWorker(config)
     reports = [worker.run(unit) for unit in plan_units(config)]
     [receipt] = [r for report in reports for r in report.receipts]
-    assert receipt["samples"] == len(expected) and not receipt.get("quarantined")
-    with tarfile.open(tmp_path / "out" / "mine" / "1" / receipt["path"]) as tar:
+    assert receipt.samples == len(expected) and not receipt.quarantined
+    with tarfile.open(tmp_path / "out" / "mine" / "1" / receipt.path) as tar:
         labels = {m.name.split(".")[0]: int(tar.extractfile(m).read()) for m in tar if m.name.endswith(".cls")}
     assert labels == expected and list(labels) == sorted(expected)  # file-name order
 
@@ -64,4 +64,22 @@ def test_the_readme_config_example_validates_and_plans():
     example = yaml.safe_load(re.search(r"```yaml\n(.*?)```", section, re.DOTALL).group(1))
     variants = {(shard.variant.corruption, shard.variant.name)
                 for unit in plan_units(validate_config(example)) for shard in unit.outputs}
-    assert len(variants) == 15 * 5 + 1 + 9
+    assert len(variants) == 15 * 5 + 1 + 3 * 5  # the grid: i in [0, 4, 8], j in -2..2
+
+
+def test_the_one_image_per_class_keys_file_recipe_selects_one_per_class(tmp_path, monkeypatch):
+    """The keys-file snippet of "Sweeps and subsets", on a class-folder layout, then the config that uses it."""
+    val = tmp_path / "imagenet" / "val"
+    for n in range(1, 10):
+        folder = val / CLASSES[n % 3]
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"ILSVRC2012_val_{n:08d}.JPEG").write_bytes(b"")
+    section = (REPO / "README.md").read_text().split("### Sweeps and subsets", 1)[1]
+    snippet = re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(snippet.replace("/data/imagenet", str(tmp_path / "imagenet")), "README.md", "exec"), {})  # noqa: S102
+    config = load_config(REPO / "configs" / "fourier-heatmap.yaml",
+                         ["input.select={keys_file: one-per-class.txt}"])
+    # n % 3 == 0, 1, 2 -> classes 0, 1, 2; the first of each in file-name order: 3, 1, 2 (sorted by class name)
+    assert config.input.select.keys == ["ILSVRC2012_val_00000003", "ILSVRC2012_val_00000001",
+                                        "ILSVRC2012_val_00000002"]

@@ -36,9 +36,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_verify(args: argparse.Namespace) -> int:
     from ..io.storage import open_storage
-    from ..pipeline.verify import verify_release
+    from ..pipeline.plan import planned_shards
+    from ..release.verify import verify_release
 
-    manifest, problems = verify_release(open_storage(args.release))
+    manifest, problems = verify_release(open_storage(args.release), planned_shards)
     for p in problems:
         print(f"MISMATCH  {p.path}: {p.problem}")
     total = len(manifest.shards)
@@ -135,9 +136,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from ..config import ConfigError
+    from ..io.errors import StorageError
     from ..io.redact import redact_urls
-    from ..io.storage import StorageError
-    from ..pipeline.errors import JobFailed, ReleaseExistsError, ReleaseFinishedElsewhere
+    from ..pipeline.errors import JobFailed
+    from ..release.errors import ReleaseExistsError, ReleaseFinishedElsewhere
 
     try:
         return args.func(args)

@@ -11,6 +11,7 @@ import yaml
 from pydantic import ValidationError
 
 from .models import ReleaseConfig
+from .selection import read_keys_file
 
 MAX_CONFIG_BYTES = 4 * 1024**2
 MAX_CONFIG_VALUES = 200_000  # values in a config with its YAML aliases expanded (alias bombs)
@@ -81,7 +82,26 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
         raise ConfigError(f"{path}: expected a mapping at the top level")
     for item in overrides:
         apply_override(raw, item, path)
+    resolve_keys_file(raw, str(path))
     return validate_config(raw, str(path))
+
+
+def resolve_keys_file(raw: dict[str, Any], origin: str) -> None:
+    """``input.select.keys_file`` (a path, relative to the current directory like ``input.shards``)
+    replaced by ``keys``, the list it holds: the release identity then holds the keys themselves, so
+    editing the file cannot change a release behind its digest."""
+    select = raw.get("input", {}).get("select") if isinstance(raw.get("input"), dict) else None
+    if not isinstance(select, dict) or "keys_file" not in select:
+        return
+    path = select.pop("keys_file")
+    if "keys" in select:
+        raise ConfigError(f"{origin}: input.select: give keys or keys_file, not both")
+    if not isinstance(path, str) or not path:
+        raise ConfigError(f"{origin}: input.select.keys_file must be a path, got {str(path)[:60]!r}")
+    try:
+        select["keys"] = read_keys_file(path)
+    except ValueError as exc:
+        raise ConfigError(f"{origin}: input.select.{exc}") from None
 
 
 def validate_config(raw: dict[str, Any], origin: str = "<config>") -> ReleaseConfig:

@@ -12,6 +12,8 @@ from .. import ops
 from ..io.limits import DEFAULT_MAX_MEMBER_BYTES, DEFAULT_NUM_CLASSES, MAX_SHARDS
 from ..io.patterns import check_shard_patterns
 from .params import check_param
+from .ranges import count_values, expand
+from .selection import SelectConfig
 
 _SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # whole string (fullmatch): no trailing newline
 MAX_NAME = 100  # name, version, split: each becomes a path component
@@ -51,6 +53,9 @@ class InputConfig(_Strict):
     max_member_bytes: int = Field(DEFAULT_MAX_MEMBER_BYTES, gt=0, le=4 * 1024**3,
                                   description="a tar member declaring more is never read; its sample is "
                                               "quarantined")
+    select: SelectConfig | None = Field(None, description="use a subset of the input: {fraction: f} by a hash "
+                                        "of the key, {every: k} per shard, or {keys: [...]} / {keys_file: "
+                                        "path}; default: every sample (config/selection.py)")
 
     @field_validator("split")
     @classmethod
@@ -109,7 +114,25 @@ class CorruptionRequest(_Strict):
         None, min_length=1, validation_alias=AliasChoices("levels", "severities"),
         description="level variants 1..N of the op's table (N = 5 for ImageNet-C); default: all")
     params: dict[str, Any] = Field(default_factory=dict, description="explicit parameters (override levels)")
-    grid: dict[str, list[Any]] = Field(default_factory=dict, description="a sweep: every combination is a variant")
+    grid: dict[str, list[Any]] = Field(default_factory=dict, description="a sweep: every combination is a "
+                                       "variant; an axis may be a range, {range: [first, last], step: k}")
+
+    @field_validator("levels", mode="before")
+    @classmethod
+    def _levels_range(cls, value: Any) -> Any:
+        return expand(value, "levels", MAX_VARIANTS)
+
+    @field_validator("grid", mode="before")
+    @classmethod
+    def _grid_ranges(cls, value: Any) -> Any:
+        """Ranges expanded, after the whole grid is counted (a product over MAX_VARIANTS is refused
+        before any range is built)."""
+        if not isinstance(value, dict):
+            return value
+        combinations = grid_combinations(value)
+        if combinations > MAX_VARIANTS:
+            raise ValueError(f"grid makes {combinations:,} variants; the limit is {MAX_VARIANTS:,}")
+        return {key: expand(values, f"grid {key}", MAX_VARIANTS) for key, values in value.items()}
 
     @model_validator(mode="after")
     def _check(self) -> CorruptionRequest:
@@ -158,6 +181,12 @@ class CorruptionRequest(_Strict):
             else:
                 total += len(self.levels or ops.get_corruption(name).levels)
         return total
+
+
+def grid_combinations(grid: dict[Any, Any]) -> int:
+    """Variants a raw grid makes, its ranges counted, not expanded (axes that are neither a list nor a
+    range count 1: their type is refused later)."""
+    return math.prod(count_values(values, f"grid {key}") or 1 for key, values in grid.items())
 
 
 def _json_finite(value: Any) -> bool:
@@ -258,6 +287,26 @@ class ReleaseConfig(_Strict):
         if isinstance(value, bool) or not isinstance(value, (int, str)):
             return value  # refused below as not a string, without str() of a list (alias bombs)
         return str(value)
+
+    @field_validator("corruptions", mode="before")
+    @classmethod
+    def _bounded_grids(cls, requests: Any) -> Any:
+        """The grids of all requests counted before any range is expanded: 1,000 requests of a
+        10,000-value range each would otherwise be built before the total is refused."""
+        if not isinstance(requests, list):
+            return requests
+        counts = {}
+        for index, request in enumerate(requests):
+            if isinstance(request, dict) and isinstance(request.get("grid"), dict):
+                try:
+                    counts[index] = grid_combinations(request["grid"])
+                except ValueError:
+                    continue  # a bad range: refused, naming its field, by the request's own check
+        if sum(counts.values()) > MAX_VARIANTS:
+            largest = max(counts, key=counts.__getitem__)
+            raise ValueError(f"the grids make {sum(counts.values()):,} variants; the limit is {MAX_VARIANTS:,} "
+                             f"(corruptions.{largest}'s grid makes {counts[largest]:,})")
+        return requests
 
     @model_validator(mode="after")
     def _bounded_variants(self) -> ReleaseConfig:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
-import re
 import warnings
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps
+
+from .reasons import error_reason
 
 IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "webp")
 
@@ -34,10 +35,8 @@ def decode_image(data: bytes, max_pixels: int) -> Image.Image:
     except BadImage:
         raise
     except Exception as exc:  # PIL raises many types for broken data
-        # PIL names the in-memory file by its address ("<_io.BytesIO object at 0x7f...>"): cut it, a
-        # reason that changes from run to run would change the manifest's bytes
-        reason = re.sub(r" ?<[^<>]* at 0x[0-9a-fA-F]+>", "", str(exc))
-        raise BadImage(f"undecodable image: {type(exc).__name__}: {reason}") from None
+        # PIL names the in-memory file by its address ("<_io.BytesIO object at 0x7f...>"): cut it
+        raise BadImage(f"undecodable image: {error_reason(exc)}") from None
     return _to_rgb(image)
 
 

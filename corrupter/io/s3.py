@@ -39,15 +39,9 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
+from .errors import AccessDenied, AlreadyExists, NotFound, StorageError, TransientStorageError
+from .paths import check_relative
 from .redact import redact_urls
-from .storage import (
-    AccessDenied,
-    AlreadyExists,
-    NotFound,
-    StorageError,
-    TransientStorageError,
-    check_relative,
-)
 
 log = logging.getLogger(__name__)
 

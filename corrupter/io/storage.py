@@ -14,25 +14,8 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO, Iterator, Protocol
 
-
-class AlreadyExists(FileExistsError):
-    """A create-once write found the object already there."""
-
-
-class StorageError(RuntimeError):
-    """A storage operation failed; the message names the object and the cause."""
-
-
-class TransientStorageError(StorageError):
-    """A failure that may pass (endpoint unreachable, connection kept breaking, 5xx): worth a retry."""
-
-
-class AccessDenied(StorageError):
-    """The store refused the request (HTTP 403: permissions or credentials)."""
-
-
-class NotFound(StorageError):
-    """The object does not exist (as opposed to: it could not be read, e.g. access denied)."""
+from .errors import AlreadyExists, NotFound, StorageError
+from .paths import check_relative
 
 
 class Storage(Protocol):
@@ -71,15 +54,6 @@ def object_digest(storage: "Storage", rel: str) -> tuple[str, int] | None:
             return _hash_stream(fh)
     except NotFound:
         return None
-
-
-def check_relative(rel: str) -> str:
-    """``rel`` if it names something under the storage root: refuses absolute paths and ``..`` (a
-    manifest or receipt naming ``../../etc/passwd`` must never reach a file outside the release)."""
-    parts = rel.replace("\\", "/").split("/")
-    if rel.startswith(("/", "\\")) or ".." in parts or "\0" in rel:
-        raise StorageError(f"{rel!r}: not a path inside the release (absolute or '..'); refused")
-    return rel
 
 
 class LocalStorage:

@@ -13,6 +13,7 @@ from . import (  # noqa: F401
     cbar_sparkles,
     cbar_spectral,
     cbar_waves,
+    clean,
     digital,
     elastic,
     filters,

@@ -13,7 +13,7 @@ import torch
 Draws = dict[str, torch.Tensor]
 Params = Mapping[str, Any]
 
-FAMILIES = ("noise", "blur", "weather", "digital", "fourier", "filter")
+FAMILIES = ("noise", "blur", "weather", "digital", "fourier", "filter", "identity")  # identity: clean
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,10 @@ class CorruptionSpec:
             the input's device. It must give exactly ``quantize_uint8(apply(levels / 255))``
             (tests/ops/test_contract.py); a worker, whose input and output are 8-bit anyway, calls
             it and skips both float conversions. ``apply`` stays the op's definition. None: float only.
+        check: ``check(height, width, **params)``, a cheap test that raises ValueError for every
+            parameter value ``apply`` refuses on an image of that size (a frequency outside the
+            spectrum), so the dry run before a release need not run the kernel once per value
+            (pipeline/dryrun.py). None: the dry run runs the kernel for every explicit variant.
     """
 
     name: str
@@ -59,6 +63,7 @@ class CorruptionSpec:
     reference: str = ""
     derive: Callable[[dict[str, Any], frozenset[str]], dict[str, Any]] | None = None
     apply_uint8: Callable[..., torch.Tensor] | None = None
+    check: Callable[..., None] | None = None
 
     @property
     def summary(self) -> str:
@@ -108,6 +113,7 @@ def register_corruption(
     reference: str = "",
     derive: Callable[[dict[str, Any], frozenset[str]], dict[str, Any]] | None = None,
     apply_uint8: Callable[..., torch.Tensor] | None = None,
+    check: Callable[..., None] | None = None,
 ) -> Callable[[Callable[..., torch.Tensor]], Callable[..., torch.Tensor]]:
     """Decorator filing a kernel under ``name``. A duplicate name is an error, never an overwrite."""
     if family not in FAMILIES:
@@ -126,7 +132,8 @@ def register_corruption(
         _REGISTRY[name] = CorruptionSpec(
             name=name, family=family, apply=fn, levels=tuple(dict(s) for s in levels),
             sample=sample, tags=frozenset((family, *tags)), distortion_order=order,
-            assets=tuple(assets), reference=reference, derive=derive, apply_uint8=apply_uint8)
+            assets=tuple(assets), reference=reference, derive=derive, apply_uint8=apply_uint8,
+            check=check)
         return fn
 
     return decorate

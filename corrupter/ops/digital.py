@@ -217,13 +217,22 @@ def pixelate(images: torch.Tensor, draws: Draws, *, factor: float) -> torch.Tens
 
 def jpeg_compression_levels(levels: torch.Tensor, draws: Draws, *, quality: int) -> torch.Tensor:
     """jpeg_compression on uint8 levels (the worker's 8-bit route, see CorruptionSpec.apply_uint8)."""
+    check_jpeg_quality(*levels.shape[-2:], quality=int(quality))
     if levels.device.type == "cpu":
         return jpeg_round_trip_with_pillow(levels, int(quality))
     return jpeg_round_trip_with_torchvision(levels, int(quality)).to(levels.device)
 
 
+def check_jpeg_quality(height: int, width: int, *, quality: int, **_: object) -> None:
+    """ValueError unless 1 <= quality <= 100: libjpeg (the CPU path) would clamp 500 to 100 where
+    torchvision (other devices) refuses it, so one config would mean two things."""
+    if not 1 <= quality <= 100:
+        raise ValueError(f"jpeg_compression quality must be 1..100, got {quality}")
+
+
 @register_corruption("jpeg_compression", family="digital", levels=JPEG_SEVERITIES, tags=("imagenet-c",),
-                     reference=f"{_REFERENCE} jpeg_compression", apply_uint8=jpeg_compression_levels)
+                     reference=f"{_REFERENCE} jpeg_compression", apply_uint8=jpeg_compression_levels,
+                     check=check_jpeg_quality)
 def jpeg_compression(images: torch.Tensor, draws: Draws, *, quality: int) -> torch.Tensor:
     """JPEG round trip at ``quality`` (libjpeg defaults: 4:2:0 chroma, islow DCT), as Pillow does.
 

@@ -34,14 +34,21 @@ def fourier_basis(height: int, width: int, i: int, j: int, device: torch.device 
     exactly modulo the period), in float64, then rounded to float32: the official arrays to float32
     rounding. Cheap (a few outer products of H- and W-vectors) and cached for the last 64 frequencies.
     """
-    if not (-(height // 2) <= i < height - height // 2 and -(width // 2) <= j < width - width // 2):
-        raise ValueError(f"frequency (i={i}, j={j}) is outside the {height}x{width} spectrum")
+    check_frequency(height, width, i=i, j=j)
     position = (height // 2 + i, width // 2 + j)
     partner = (_partner(position[0], height), _partner(position[1], width))
     # Both members of a pair get one image, computed (and cached) once from the second-visited one.
     second = max(position, partner)
     return _basis_cpu(height, width, second[0] - height // 2, second[1] - width // 2,
                       partner != position).to(device=device, copy=True)
+
+
+def check_frequency(height: int, width: int, *, i: int, j: int, **_: object) -> None:
+    """ValueError unless (i, j) is a frequency of the centred height x width spectrum (the dry run's
+    check of every variant: the kernel refuses nothing else)."""
+    if not (-(height // 2) <= i < height - height // 2 and -(width // 2) <= j < width - width // 2):
+        raise ValueError(f"frequency (i={i}, j={j}) is outside the {height}x{width} spectrum: i in "
+                         f"{-(height // 2)}..{height - height // 2 - 1}, j in {-(width // 2)}..{width - width // 2 - 1}")
 
 
 @functools.lru_cache(maxsize=64)
@@ -78,7 +85,7 @@ def sample_fourier_signs(generator: torch.Generator, height: int, width: int, **
 
 
 @register_corruption("fourier_basis_noise", family="fourier", levels=FOURIER_SEVERITIES,
-                     sample=sample_fourier_signs, tags=("yin2019",),
+                     sample=sample_fourier_signs, tags=("yin2019",), check=check_frequency,
                      reference="Yin et al. 2019, sec. 2; google-research frequency_analysis")
 def fourier_basis_noise(images: torch.Tensor, draws: Draws, *, i: int, j: int, norm: float) -> torch.Tensor:
     """Add norm * U_ij with a random sign per channel: X + r * v * U_ij, clipped to [0, 1].

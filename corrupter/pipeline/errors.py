@@ -1,16 +1,7 @@
-"""What a job refuses or fails with. Kept apart so the driver, the actor pool and the CLI share them
-without importing each other."""
+"""What a job fails with while it runs. Kept apart so the driver, the actor pool and the CLI share them
+without importing each other; what the release location refuses is in release/errors.py."""
 
 from __future__ import annotations
-
-
-class ReleaseExistsError(RuntimeError):
-    """The release location is taken: a finished release (releases are immutable), an unfinished
-    release of another config, or a location inside (or around) another release."""
-
-
-class ReleaseFinishedElsewhere(ReleaseExistsError):
-    """Another run of the same config committed this release while this run was working on it."""
 
 
 class JobFailed(RuntimeError):
@@ -19,4 +10,4 @@ class JobFailed(RuntimeError):
 
 class WorkersCannotStart(JobFailed):
     """The actor pool cannot be placed on the cluster (refused before any work) or did not start in
-    time; the message names the run.* field to change and the cluster's resources."""
+    time; the message names the setting to change (run.* for a release) and the cluster's resources."""

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import decimal
+import hashlib
 import itertools
-import posixpath
 from dataclasses import dataclass
 from typing import Any
 
 from .. import ops
 from ..config import ReleaseConfig, expand_name
 from ..io.patterns import expand_shard_patterns
+from ..release.layout import shard_path
+from ..release.verify import PlannedShard
 
 
 @dataclass(frozen=True)
@@ -43,15 +46,35 @@ class WorkUnit:
     outputs: tuple[OutputShard, ...]
 
 
+MAX_SLUG = 120  # a variant name is a directory name (255 bytes at most on most file systems)
+
+
 def variant_slug(params: dict[str, Any]) -> str:
-    """A readable, path-safe name for explicit parameters: ``i8_j-3_norm15.7``."""
-    def fmt(value: Any) -> str:
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if isinstance(value, (list, tuple)):
-            return "x".join(fmt(v) for v in value)
+    """A readable, path-safe, sortable name for explicit parameters: ``i-31_j+05_norm+15.7``.
+
+    Numbers carry a sign and at least two integer digits (``+05``, ``-31``, ``+15.7``, ``+00.25``),
+    so names sort by parameter, then by sign, then by magnitude (``i+00`` ... ``i+31``, then ``i-01``
+    ... ``i-31``) for magnitudes below 100; an integral float is written as the integer (4.0:
+    ``+04``). A name longer than MAX_SLUG keeps its start and ends in a hash of the whole.
+    """
+    slug = "_".join(f"{k}{_slug_value(v)}" for k, v in sorted(params.items()))
+    if len(slug) > MAX_SLUG:
+        digest = hashlib.blake2b(slug.encode(), digest_size=6).hexdigest()
+        slug = f"{slug[:MAX_SLUG - len(digest) - 1]}~{digest}"
+    return slug
+
+
+def _slug_value(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return "x".join(_slug_value(v) for v in value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return str(value).replace("/", "-").replace(" ", "")
-    return "_".join(f"{k}{fmt(v)}" for k, v in sorted(params.items()))
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    sign = "-" if value < 0 else "+"
+    digits = format(abs(decimal.Decimal(repr(value))), "f")  # positional: 1e-05 reads 0.00001
+    whole, dot, fraction = digits.partition(".")
+    return f"{sign}{whole.zfill(2)}{dot}{fraction}"
 
 
 def _frozen(params: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
@@ -86,7 +109,7 @@ def plan_variants(config: ReleaseConfig) -> list[Variant]:
 
 
 def output_path(variant: Variant, split: str, source_index: int) -> str:
-    return posixpath.join(variant.corruption, variant.name, f"{split}-{source_index:06d}.tar")
+    return shard_path(variant.corruption, variant.name, split, source_index)
 
 
 def plan_units(config: ReleaseConfig) -> list[WorkUnit]:
@@ -105,3 +128,9 @@ def plan_units(config: ReleaseConfig) -> list[WorkUnit]:
                             for v in variants[start:start + group])
             units.append(WorkUnit(f"{index:06d}-{start // group:04d}", source, index, outputs))
     return units
+
+
+def planned_shards(config: ReleaseConfig) -> list[PlannedShard]:
+    """Every output shard the config makes, for `verify` (release/verify.py) to compare with a manifest."""
+    return [PlannedShard(o.path, o.variant.corruption, o.variant.name, o.variant.level, o.variant.param_dict,
+                         unit.source) for unit in plan_units(config) for o in unit.outputs]

@@ -1,16 +1,38 @@
-"""Run work units on a pool of Ray actors, with retries and a clear stop after repeated failure.
+"""ONE pool of Ray actors for every kind of work unit (building a shard, evaluating a shard).
 
-Units go only to actors that have started: an actor the cluster cannot place stays pending in Ray
-forever, so a unit sent to it would never come back. A pool that no node can hold is refused before
-any actor is created; a pool larger than the cluster runs on the actors that start (and says so);
-a pool none of whose actors starts within ``run.start_timeout_s`` fails with the cluster's resources.
+How to use it:
+
+    spec = WorkerSpec("corrupter.pipeline.worker:ShardWorker", args=(config,))
+    result = run_units(spec, units, PoolOptions.from_run(config.run, label="corrupting"),
+                       address=None, progress=True, describe=lambda u: f"work unit {u.unit_id}")
+    result.reports    # {unit_id: report}, in the order units finished
+
+- A worker is a plain class (no Ray), built once per actor as ``cls(*args, device=DEVICE, **kwargs)``
+  (DEVICE: "cpu" or "cuda", as the pool decides from the cluster and ``PoolOptions.device``); each
+  unit runs as ``worker.run(unit) -> report``. Its set-up (assets, a model) happens once per actor.
+- A unit has a ``unit_id`` (str, unique) and pickles; a report pickles and stays small (counts,
+  checksums, paths: actors read and write data themselves, only descriptions travel). A report with
+  an int ``images`` attribute adds to the count on the progress bar. ``on_report(unit, report)``,
+  if given, runs in the calling process as each unit finishes (to record progress as it comes).
+- A unit that raises is retried (on the same actor if it lives, else once Ray restarted it), up to
+  ``max_unit_failures`` in all; an error that fails the same way every time (ShardReadError, a
+  StorageError that is not transient: a missing or tampered shard, an access refusal) stops the job
+  at once. Either way JobFailed, naming the unit (``describe``) and its last error.
+- Units go only to actors that have started: an actor the cluster cannot place stays pending in Ray
+  forever, so a unit sent to it would never come back. A pool that no node can hold is refused
+  before any actor is created (WorkersCannotStart); a pool larger than the cluster runs on the actors
+  that start (and says so); a pool none of whose actors starts within ``start_timeout_s`` fails with
+  the cluster's resources. Messages name the settings as ``PoolOptions.names`` says (``run.workers``
+  for the builder, ``--workers`` for a command-line flag).
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import math
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,43 +40,81 @@ import ray
 from ray.exceptions import ActorDiedError, RayActorError, RayError, RayTaskError
 from tqdm import tqdm
 
-from ..config import ReleaseConfig
+from ..io.errors import StorageError, TransientStorageError
 from ..io.redact import redact_urls
 from ..io.shards import ShardReadError
-from ..io.storage import StorageError, TransientStorageError
 from .errors import JobFailed, WorkersCannotStart
 from .loopback import cluster_address
-from .plan import WorkUnit
-from .worker import ShardWorker, UnitReport
 
 log = logging.getLogger(__name__)
 
+# Errors that come back the same on every try: retrying them only delays the message.
+PERMANENT_ERRORS: tuple[type[BaseException], ...] = (ShardReadError, StorageError)
+RETRYABLE_ERRORS: tuple[type[BaseException], ...] = (TransientStorageError,)
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """How an actor builds its worker: ``factory`` is ``"package.module:Class"`` (or any callable's
+    import path), called as ``factory(*args, device=device, **kwargs)``; args and kwargs pickle."""
+
+    factory: str
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+    def build(self, device: str) -> Any:
+        module, _, name = self.factory.partition(":")
+        if not module or not name:
+            raise ValueError(f"worker factory {self.factory!r} is not 'package.module:Name'")
+        return getattr(importlib.import_module(module), name)(*self.args, device=device, **dict(self.kwargs))
+
+
+@dataclass(frozen=True)
+class PoolOptions:
+    """The pool's shape and patience. ``names``: how messages name each setting (field -> name)."""
+
+    workers: int | None = None  # None: one per GPU on GPUs, else as many as each node's CPUs and memory hold
+    threads_per_worker: int = 1  # CPUs (torch threads) per actor
+    worker_memory_mib: int | None = None  # Ray's memory resource reserved per CPU actor (None: none)
+    device: str = "auto"  # auto: cuda when the cluster has GPUs; cpu; cuda
+    start_timeout_s: float = 300
+    max_unit_failures: int = 3
+    label: str = "units"  # the progress bar's
+    names: Mapping[str, str] = field(default_factory=dict)
+
+    def name(self, setting: str) -> str:
+        return self.names.get(setting, setting)
+
+    @classmethod
+    def from_run(cls, run: Any, label: str) -> PoolOptions:
+        """From a config's ``run`` section (RunConfig); messages say ``run.workers`` and so on."""
+        fields = ("workers", "threads_per_worker", "worker_memory_mib", "device", "start_timeout_s",
+                  "max_unit_failures")
+        return cls(**{f: getattr(run, f) for f in fields}, label=label, names={f: f"run.{f}" for f in fields})
+
 
 @ray.remote(max_restarts=-1, max_task_retries=0)
-class ShardActor:
-    """A Ray actor around ShardWorker: assets and device set up once, then many units."""
+class UnitActor:
+    """A Ray actor around one worker: built once, then many units."""
 
-    def __init__(self, config_json: dict[str, Any], device: str) -> None:
-        from ..config import ReleaseConfig as _Config
+    def __init__(self, spec: WorkerSpec, device: str) -> None:
+        self.worker, self.device = spec.build(device), device
 
-        self.worker = ShardWorker(_Config.model_validate(config_json), device)
-
-    def run(self, unit: WorkUnit) -> UnitReport:
+    def run(self, unit: Any) -> Any:
         return self.worker.run(unit)
 
-    def device(self) -> str:
-        return self.worker.device.type
+    def ready(self) -> str:
+        return self.device
 
 
 @dataclass
 class PoolResult:
-    """What the pool did: the receipts of every shard it published (by path) and a few counts."""
+    """What the pool did: every unit's report, by unit_id in the order they finished, and its shape."""
 
-    receipts: dict[str, dict[str, Any]] = field(default_factory=dict)
-    images: int = 0
-    peak_worker_rss_bytes: int = 0
+    reports: dict[str, Any] = field(default_factory=dict)
     workers: int = 0  # actors that started
     device: str = "cpu"
+    images: int = 0  # the reports' ``images``, summed
     startup_seconds: float = 0.0  # from the call to the first worker ready: Ray, actors, imports
 
 
@@ -71,33 +131,33 @@ def _connect(address: str | None) -> None:
              logging_level=logging.WARNING, log_to_driver=True, configure_logging=True)
 
 
-def _pool_shape(config: ReleaseConfig, nodes: list[dict[str, float]] | None = None) -> tuple[int, float, float, str]:
+def _pool_shape(options: PoolOptions, nodes: list[dict[str, float]] | None = None) -> tuple[int, float, float, str]:
     """(actors, CPUs per actor, GPUs per actor, device) from the cluster's resources.
 
-    A CPU pool's default size is how many actors the nodes hold at once: run.threads_per_worker CPUs
-    and run.worker_memory_mib of Ray's memory each, per node (Ray's memory resource is what a node
+    A CPU pool's default size is how many actors the nodes hold at once: ``threads_per_worker`` CPUs
+    and ``worker_memory_mib`` of Ray's memory each, per node (Ray's memory resource is what a node
     has beside its object store). One worker per CPU does not oversubscribe a node's CPUs: the
     driver and Ray's own processes use about 0.05 of a core while workers work
     (docs/benchmarks.md); memory is what runs out first on a node with many cores.
     """
     resources = ray.cluster_resources()
     gpus = int(resources.get("GPU", 0))
-    threads = config.run.threads_per_worker
-    use_gpu = config.run.device == "cuda" or (config.run.device == "auto" and gpus > 0)
+    threads = options.threads_per_worker
+    use_gpu = options.device == "cuda" or (options.device == "auto" and gpus > 0)
     if use_gpu:
-        workers = config.run.workers or max(gpus, 1)
+        workers = options.workers or max(gpus, 1)
         # Ray packs fractional GPUs within one device, so the share must divide 1: 3 actors on
         # 2 GPUs get 1/2 each (2 per GPU), never 2/3 (which leaves one actor unschedulable).
         return workers, threads, 1 / math.ceil(workers / gpus) if gpus else 0, "cuda"
-    if config.run.workers:
-        return config.run.workers, threads, 0, "cpu"
-    fit = actors_that_fit(threads, 0, _alive_nodes() if nodes is None else nodes, worker_memory(config))
+    if options.workers:
+        return options.workers, threads, 0, "cpu"
+    fit = actors_that_fit(threads, 0, _alive_nodes() if nodes is None else nodes, worker_memory(options))
     return max(fit, 1), threads, 0, "cpu"
 
 
-def worker_memory(config: ReleaseConfig) -> int:
-    """Bytes of Ray's memory resource each actor reserves (0: none)."""
-    return (config.run.worker_memory_mib or 0) * 2**20
+def worker_memory(options: PoolOptions) -> int:
+    """Bytes of Ray's memory resource each CPU actor reserves (0: none)."""
+    return (options.worker_memory_mib or 0) * 2**20
 
 
 def actors_that_fit(cpus: float, gpus: float, nodes: list[dict[str, float]], memory: float = 0) -> int:
@@ -114,7 +174,7 @@ def actors_that_fit(cpus: float, gpus: float, nodes: list[dict[str, float]], mem
     return total
 
 
-def check_placement(config: ReleaseConfig, workers: int, cpus: float, gpus: float,
+def check_placement(options: PoolOptions, workers: int, cpus: float, gpus: float,
                     nodes: list[dict[str, float]], memory: float = 0) -> str | None:
     """Refuse a pool no node can hold (WorkersCannotStart); return a warning when only part of it
     fits the cluster, None when all of it does. ``nodes``: the resources of the cluster's nodes;
@@ -122,22 +182,23 @@ def check_placement(config: ReleaseConfig, workers: int, cpus: float, gpus: floa
     fit = actors_that_fit(cpus, gpus, nodes, memory)
     total_cpus = sum(n.get("CPU", 0) for n in nodes)
     largest = max((n.get("CPU", 0) for n in nodes), default=0)
+    threads, workers_name = options.name("threads_per_worker"), options.name("workers")
+    memory_name = options.name("worker_memory_mib")
     ask = f"{cpus:g} CPU(s)" + (f" and {gpus:g} GPU" if gpus else "") + (
-        f" and {memory / 2**20:g} MiB of memory (run.worker_memory_mib)" if memory else "")
+        f" and {memory / 2**20:g} MiB of memory ({memory_name})" if memory else "")
     if fit == 0:
         if largest < cpus:
             raise WorkersCannotStart(
-                f"a worker needs {cpus:g} CPU(s) (run.threads_per_worker={config.run.threads_per_worker}), but "
-                f"the largest node of the cluster has {largest:g} ({total_cpus:g} CPUs in all); lower "
-                f"run.threads_per_worker")
+                f"a worker needs {cpus:g} CPU(s) ({threads}={options.threads_per_worker}), but "
+                f"the largest node of the cluster has {largest:g} ({total_cpus:g} CPUs in all); lower {threads}")
         total_gpus = sum(n.get("GPU", 0) for n in nodes)
         most_memory = max((n.get("memory", 0) for n in nodes), default=0)
         raise WorkersCannotStart(
             f"a worker needs {ask}, but no node of the cluster has that much ({total_cpus:g} CPUs and "
             f"{total_gpus:g} GPUs in all, at most {most_memory / 2**20:.0f} MiB of memory on a node); lower "
-            f"run.threads_per_worker, run.worker_memory_mib or run.workers, or set run.device")
+            f"{threads}, {memory_name} or {workers_name}, or set {options.name('device')}")
     if fit < workers:
-        return (f"run.workers={workers} asks for {workers} workers of {ask} each, but the cluster "
+        return (f"{workers_name}={workers} asks for {workers} workers of {ask} each, but the cluster "
                 f"({total_cpus:g} CPUs) holds {fit} at a time: {fit} start, the others only if resources "
                 f"free up")
     return None
@@ -153,25 +214,29 @@ def _free_now() -> str:
     return f"{free.get('CPU', 0):g} of the cluster's {total.get('CPU', 0):g} CPUs free now"
 
 
-def run_units(config: ReleaseConfig, units: list[WorkUnit], *, address: str | None,
-              progress: bool) -> PoolResult:
-    """Run ``units`` to completion and return what they published. Raises JobFailed after
-    ``run.max_unit_failures`` failures of one unit, WorkersCannotStart when no worker can start."""
+def run_units(spec: WorkerSpec, units: Sequence[Any], options: PoolOptions, *, address: str | None,
+              progress: bool, describe: Callable[[Any], str] | None = None,
+              on_report: Callable[[Any, Any], None] | None = None) -> PoolResult:
+    """Run ``units`` to completion on a pool of actors built from ``spec``; return every report.
+    Raises JobFailed after ``max_unit_failures`` failures of one unit (or one permanent failure),
+    WorkersCannotStart when no worker can start."""
     began = time.monotonic()
     _connect(address)
-    workers, cpus, gpus, device = _pool_shape(config)
+    workers, cpus, gpus, device = _pool_shape(options)
     workers = min(workers, len(units))
-    memory = worker_memory(config) if device == "cpu" else 0
-    warning = check_placement(config, workers, cpus, gpus, _alive_nodes(), memory)
+    result = PoolResult(device=device)
+    if not units:
+        return result
+    memory = worker_memory(options) if device == "cpu" else 0
+    warning = check_placement(options, workers, cpus, gpus, _alive_nodes(), memory)
     if warning:
         log.warning("%s", warning)
-    config_json = config.model_dump(mode="json")
-    actors = [ShardActor.options(num_cpus=cpus, num_gpus=gpus, memory=memory or None).remote(config_json, device)
+    actors = [UnitActor.options(num_cpus=cpus, num_gpus=gpus, memory=memory or None).remote(spec, device)
               for _ in range(workers)]
-    result = PoolResult(device=device)
-    bar = tqdm(total=len(units), unit="unit", desc="corrupting", disable=not progress, dynamic_ncols=True)
+    bar = tqdm(total=len(units), unit="unit", desc=options.label, disable=not progress, dynamic_ncols=True)
     try:
-        _Pool(config, actors, bar, result, began).run(units)
+        _Pool(options, actors, bar, result, describe or (lambda u: f"work unit {u.unit_id}"), on_report,
+              began).run(units)
     finally:
         bar.close()
         for actor in actors:
@@ -182,19 +247,21 @@ def run_units(config: ReleaseConfig, units: list[WorkUnit], *, address: str | No
 class _Pool:
     """The dispatch loop: units to started, idle actors; retries; the start timeout."""
 
-    def __init__(self, config: ReleaseConfig, actors: list[Any], bar: tqdm, result: PoolResult,
+    def __init__(self, options: PoolOptions, actors: list[Any], bar: tqdm, result: PoolResult,
+                 describe: Callable[[Any], str], on_report: Callable[[Any, Any], None] | None,
                  began: float) -> None:
-        self.config, self.bar, self.result, self.began = config, bar, result, began
-        self.timeout = config.run.start_timeout_s
-        self.starting = {actor.device.remote(): actor for actor in actors}  # readiness -> actor
+        self.options, self.bar, self.result, self.began = options, bar, result, began
+        self.describe, self.on_report = describe, on_report
+        self.timeout = options.start_timeout_s
+        self.starting = {actor.ready.remote(): actor for actor in actors}  # readiness -> actor
         self.recovering: dict[Any, Any] = {}  # ping -> actor: a failed actor is reused once it answers
-        self.running: dict[Any, tuple[Any, WorkUnit]] = {}
+        self.running: dict[Any, tuple[Any, Any]] = {}
         self.idle: list[Any] = []
         self.alive = set(actors)
         self.started: set[Any] = set()
         self.failures: dict[str, int] = {}
 
-    def run(self, units: list[WorkUnit]) -> None:
+    def run(self, units: Sequence[Any]) -> None:
         queue = list(units)
         began = last_event = time.monotonic()
         warned = False
@@ -228,10 +295,11 @@ class _Pool:
                     queue.insert(0, retry)
 
     def _no_worker_message(self) -> str:
-        cpus = self.config.run.threads_per_worker
-        return (f"no worker started within run.start_timeout_s={self.timeout:g}s: each asks for {cpus} CPU(s) "
-                f"(run.threads_per_worker) and {_free_now()} (another job may hold them); free them, lower "
-                f"run.workers / run.threads_per_worker, or raise run.start_timeout_s")
+        o = self.options
+        return (f"no worker started within {o.name('start_timeout_s')}={self.timeout:g}s: each asks for "
+                f"{o.threads_per_worker} CPU(s) ({o.name('threads_per_worker')}) and {_free_now()} (another job "
+                f"may hold them); free them, lower {o.name('workers')} / {o.name('threads_per_worker')}, or "
+                f"raise {o.name('start_timeout_s')}")
 
     def _answered(self, ref: Any) -> None:
         """A starting or recovering actor answered its ping: ready, dead for good, or still restarting."""
@@ -245,7 +313,7 @@ class _Pool:
                                 f"rerun the same command to resume.") from None
             return
         except RayError:
-            self.recovering[actor.device.remote()] = actor  # still restarting: ask again
+            self.recovering[actor.ready.remote()] = actor  # still restarting: ask again
             return
         if not self.started:
             self.result.startup_seconds = time.monotonic() - self.began
@@ -253,34 +321,34 @@ class _Pool:
         self.result.workers = len(self.started)
         self.idle.append(actor)
 
-    def _finished(self, ref: Any) -> WorkUnit | None:
+    def _finished(self, ref: Any) -> Any | None:
         """A unit came back: record it, or return it for a retry."""
         actor, unit = self.running.pop(ref)
         try:
-            report: UnitReport = ray.get(ref)
+            report = ray.get(ref)
         except (RayActorError, RayTaskError, RayError) as exc:
             self.failures[unit.unit_id] = self.failures.get(unit.unit_id, 0) + 1
-            # An unreadable shard or a storage refusal fails the same way every time: stop now.
-            permanent = (isinstance(exc, (ShardReadError, StorageError))
-                         and not isinstance(exc, TransientStorageError))
-            if permanent or self.failures[unit.unit_id] >= self.config.run.max_unit_failures:
+            # Ray's task errors are also instances of the error the task raised
+            permanent = isinstance(exc, PERMANENT_ERRORS) and not isinstance(exc, RETRYABLE_ERRORS)
+            if permanent or self.failures[unit.unit_id] >= self.options.max_unit_failures:
                 raise JobFailed(
-                    f"work unit {unit.unit_id} (input {unit.source}) failed {self.failures[unit.unit_id]} "
-                    f"time(s); last error: {_short(exc)}. Completed units are kept: rerun the same command "
-                    f"to resume.") from None
+                    f"{self.describe(unit)} failed {self.failures[unit.unit_id]} time(s); last error: "
+                    f"{_short(exc)}. Completed units are kept: rerun the same command to resume.") from None
             log.warning("unit %s failed (%s); retrying", unit.unit_id, _short(exc))
             if isinstance(exc, RayTaskError):
                 self.idle.append(actor)  # the actor itself is fine; the task raised
             else:
-                self.recovering[actor.device.remote()] = actor  # Ray restarts it (max_restarts=-1)
+                self.recovering[actor.ready.remote()] = actor  # Ray restarts it (max_restarts=-1)
             return unit
-        for receipt in report.receipts:
-            self.result.receipts[receipt["path"]] = receipt
-        self.result.images += report.images
-        self.result.peak_worker_rss_bytes = max(self.result.peak_worker_rss_bytes, report.peak_rss_bytes)
+        self.result.reports[unit.unit_id] = report
+        images = getattr(report, "images", None)
+        if isinstance(images, int):
+            self.result.images += images
+            self.bar.set_postfix(images=self.result.images)
         self.bar.update(1)
-        self.bar.set_postfix(images=self.result.images)
         self.idle.append(actor)
+        if self.on_report is not None:
+            self.on_report(unit, report)
         return None
 
 

@@ -12,15 +12,19 @@ import posixpath
 import resource
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 
 from .. import ops
 from ..config import ReleaseConfig
+from ..config.selection import sample_filter
 from ..io.assets import load_assets
 from ..io.codec import BadImage, encode_images, prepare_image
+from ..io.errors import AlreadyExists, StorageError
+from ..io.reasons import error_reason, stable_reason
 from ..io.shards import (
     SAMPLE_EXTENSIONS,
     HashingReader,
@@ -31,32 +35,17 @@ from ..io.shards import (
     parse_sample,
     safe_key,
 )
-from ..io.storage import (
-    AlreadyExists,
-    Storage,
-    StorageError,
-    object_digest,
-    open_input,
-    open_storage,
-    sha256_file,
-)
+from ..io.storage import object_digest, open_input, sha256_file
 from ..io.tarwriter import DeterministicTarWriter
+from ..release.layout import release_storage
+from ..release.receipts import QuarantinedSample, Receipt, ReceiptSource, write_receipt
 from ..seeding import derive_seed, make_generator
 from .heap import release_free_heap, tune_heap
 from .plan import OutputShard, WorkUnit
 
 log = logging.getLogger(__name__)
 
-RECEIPTS = "_work/receipts"
 CPU_KERNEL_BATCH = 4  # samples per kernel call on the CPU (see ShardWorker._corrupt)
-
-
-def receipt_path(shard_path: str) -> str:
-    return posixpath.join(RECEIPTS, shard_path + ".json")
-
-
-def release_storage(config: ReleaseConfig) -> Storage:
-    return open_storage(config.output.uri, config.s3).child(f"{config.name}/{config.version}")
 
 
 def release_seed(config: ReleaseConfig) -> str:
@@ -114,13 +103,22 @@ class _ReadState:
     """What reading one input shard found: samples read, samples set aside, shard-level errors."""
 
     read: int = 0
-    quarantined: list[dict[str, str]] = field(default_factory=list)
+    quarantined: list[QuarantinedSample] = field(default_factory=list)
     shard_errors: list[str] = field(default_factory=list)
+    position: int = 0  # samples seen so far, in shard order (input.select's `every` counts them)
+    not_selected: int = 0  # left out by input.select: counted, never decoded, not quarantined
+
+    def set_aside(self, key: str, reason: str) -> None:
+        """Quarantine sample ``key``; every reason is recorded stable (no memory addresses)."""
+        self.quarantined.append(QuarantinedSample(key=key, reason=stable_reason(reason)))
+
+    def shard_error(self, reason: str) -> None:
+        self.shard_errors.append(stable_reason(reason))
 
 
 @dataclass
 class UnitReport:
-    receipts: list[dict[str, Any]] = field(default_factory=list)
+    receipts: list[Receipt] = field(default_factory=list)
     images: int = 0
     seconds: float = 0.0
     peak_rss_bytes: int = 0  # of the worker process so far (bounded memory is a promise)
@@ -138,6 +136,7 @@ class ShardWorker:
             log.warning("glibc heap settings not applied (not glibc, or refused): CPU kernels may run slower")
         self.release = release_storage(config)
         self._assets: dict[str, Any] = {}
+        self._keeps = sample_filter(config.input.select)
 
     def run(self, unit: WorkUnit) -> UnitReport:
         start = time.perf_counter()
@@ -145,13 +144,13 @@ class ShardWorker:
         with tempfile.TemporaryDirectory(prefix="corrupter-") as staging:
             outputs = [self._open_output(shard, staging) for shard in unit.outputs]
             try:
-                read, quarantined, source = self._process(unit, outputs, report)
+                state, source = self._process(unit, outputs, report)
             finally:
                 for out in outputs:
                     out.writer.close()
                     out.fileobj.close()
             for out in outputs:
-                report.receipts.append(self._publish(out, unit, source, read, quarantined))
+                report.receipts.append(self._publish(out, unit, source, state))
         report.seconds = time.perf_counter() - start
         report.peak_rss_bytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         log.info("unit %s: %d images, %d shards, %.2fs", unit.unit_id, report.images, len(outputs), report.seconds)
@@ -159,7 +158,7 @@ class ShardWorker:
 
     def _open_output(self, shard: OutputShard, staging: str) -> _Output:
         path = os.path.join(staging, shard.path.replace("/", "__"))
-        fileobj = open(path, "wb")
+        fileobj = open(path, "wb")  # noqa: SIM115  (closed in run(), after the unit's last batch)
         return _Output(shard, path, DeterministicTarWriter(fileobj), fileobj)
 
     def _process(self, unit: WorkUnit, outputs: list[_Output], report: UnitReport):
@@ -174,10 +173,10 @@ class ShardWorker:
                 report.images += len(window) * len(outputs)
                 release_free_heap()
             stream.drain()
-        state.read += len(state.quarantined)
-        source = {"uri": unit.source, "sha256": stream.sha256.hexdigest(), "bytes": stream.bytes,
-                  "errors": state.shard_errors}
-        return state.read, state.quarantined, source
+        state.read += len(state.quarantined) + state.not_selected
+        source = ReceiptSource(uri=unit.source, sha256=stream.sha256.hexdigest(), bytes=stream.bytes,
+                               errors=state.shard_errors)
+        return state, source
 
     def _windows(self, stream: HashingReader, source: str, state: _ReadState) -> Iterator[list[_Input]]:
         """Decoded, preprocessed samples in input order, ``run.batch_size`` at a time."""
@@ -185,6 +184,8 @@ class ShardWorker:
         seen: set[str] = set()
         limit = self.config.input.max_member_bytes
         for item in iter_samples(stream, source, limit, read_extensions=SAMPLE_EXTENSIONS):
+            if not self._selected(item, state):
+                continue
             sample = self._prepare(item, seen, state)
             if sample is None:
                 continue
@@ -206,12 +207,24 @@ class ShardWorker:
         return [_Group(members, torch.stack([window[i].pixels for i in members]).to(self.device))
                 for members in indices.values()]
 
+    def _selected(self, item: RawSample | Rejected, state: _ReadState) -> bool:
+        """input.select's decision on a sample, by its key and its position in the shard; a sample left
+        out is counted and goes no further (it is not bad: never quarantined). Shard-level trouble
+        (no key) is not a sample and always goes on to be recorded."""
+        if not item.key:
+            return True
+        position, state.position = state.position, state.position + 1
+        if self._keeps is None or self._keeps(item.key, position):
+            return True
+        state.not_selected += 1
+        return False
+
     def _prepare(self, item: RawSample | Rejected, seen: set[str], state: _ReadState) -> _Input | None:
         if isinstance(item, Rejected):
             if item.key:
-                state.quarantined.append({"key": item.key, "reason": item.reason})
+                state.set_aside(item.key, item.reason)
             else:
-                state.shard_errors.append(item.reason)
+                state.shard_error(item.reason)
             return None
         try:
             parsed: ParsedSample = parse_sample(item, self.config.input.num_classes)
@@ -223,10 +236,10 @@ class ShardWorker:
                 raise ValueError(f"output key {key!r} collides with an earlier sample's key")
             pixels = prepare_image(parsed.image_bytes, self.config.preprocess)
         except (BadImage, ValueError) as exc:
-            state.quarantined.append({"key": item.key, "reason": str(exc)})
+            state.set_aside(item.key, str(exc))
             return None
         except Exception as exc:  # noqa: BLE001  (one sample, whatever breaks in it, never costs the unit)
-            state.quarantined.append({"key": item.key, "reason": f"cannot use this sample: {type(exc).__name__}: {exc}"})
+            state.set_aside(item.key, f"cannot use this sample: {error_reason(exc)}")
             return None
         seen.add(key)
         return _Input(key, parsed.label, parsed.key, pixels)
@@ -292,19 +305,18 @@ class ShardWorker:
             self._assets.update(load_assets(missing, self.device))
         return self._assets
 
-    def _publish(self, out: _Output, unit: WorkUnit, source: dict, read: int, quarantined: list) -> dict:
+    def _publish(self, out: _Output, unit: WorkUnit, source: ReceiptSource, state: _ReadState) -> Receipt:
         size = os.path.getsize(out.tmp_path)
         if size > self.config.output.max_shard_bytes:
             raise StorageError(f"{out.shard.path}: {size} bytes exceed output.max_shard_bytes "
                                f"({self.config.output.max_shard_bytes}); split the input shard")
         digest = sha256_file(out.tmp_path)
         variant = out.shard.variant
-        receipt = {
-            "path": out.shard.path, "corruption": variant.corruption, "variant": variant.name,
-            "level": variant.level, "params": variant.param_dict, "source": source,
-            "sha256": digest, "bytes": size, "samples": out.samples, "samples_read": read,
-            "quarantined": quarantined, "device_type": self.device.type,
-        }
+        receipt = Receipt(
+            path=out.shard.path, corruption=variant.corruption, variant=variant.name, level=variant.level,
+            params=variant.param_dict, source=source, sha256=digest, bytes=size, samples=out.samples,
+            samples_read=state.read, samples_selected=state.read - state.not_selected,
+            quarantined=state.quarantined, device_type=self.device.type)
         try:
             self.release.publish_file(out.tmp_path, out.shard.path, digest)
         except AlreadyExists:
@@ -313,9 +325,5 @@ class ShardWorker:
             if existing is None or existing[0] != digest:
                 raise StorageError(f"{out.shard.path} exists with different content; the release "
                                    f"directory holds output of another config") from None
-        try:
-            self.release.write_bytes(receipt_path(out.shard.path), json.dumps(receipt, sort_keys=True).encode())
-        except AlreadyExists:
-            pass
+        write_receipt(self.release, receipt)
         return receipt
-

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from corrupter.pipeline.worker import RECEIPTS
+from corrupter.release.layout import RECEIPTS
 from tests.conftest import run_cli
 from tests.deploy.commands import BUCKET, HEAD_URL, split_submit, submit_recipe, token_file_of_fetch_command
 from tests.processes import REPO, TokenHead, ray_head_with_token
@@ -142,8 +142,8 @@ def test_the_job_imports_the_code_it_uploads(head, client):
 def test_the_documented_command_builds_the_demo_release(head, client, tmp_path, local_release):
     result = submit(documented_submit(head, tmp_path), client)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "(0 of 10 units already done)" in result.stdout
-    assert re.search(r"\b10/10\b", result.stdout)  # the progress bar reached the submitter
+    assert "(0 of 12 units already done)" in result.stdout
+    assert re.search(r"\b12/12\b", result.stdout)  # the progress bar reached the submitter
     assert_same_release(tmp_path / RELEASE, local_release)
 
 
@@ -161,7 +161,7 @@ sys.exit(main())
 
 
 def test_a_stopped_job_submitted_again_finishes_the_same_release(head, client, tmp_path, local_release):
-    # One worker, one variant per unit: 50 small units, so that the job is stopped mid-way; run.*
+    # One worker, one variant per unit: 52 small units, so that the job is stopped mid-way; run.*
     # never changes the bytes
     argv = documented_submit(head, tmp_path, "--set", "run.workers=1", "--set", "run.variants_per_unit=1")
     receipts = tmp_path / RELEASE / RECEIPTS
@@ -203,7 +203,7 @@ def test_a_stopped_job_submitted_again_finishes_the_same_release(head, client, t
                           timeout=300)
     assert logs.returncode == 0, logs.stdout + logs.stderr
     skipped, units = map(int, re.search(r"\((\d+) of (\d+) units already done\)", logs.stdout).groups())
-    assert units == 50 and 0 < skipped < units  # the shards published before the stop were kept
+    assert units == 52 and 0 < skipped < units  # the shards published before the stop were kept
     assert_same_release(tmp_path / RELEASE, local_release)
 
 

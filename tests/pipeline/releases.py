@@ -12,9 +12,10 @@ from pathlib import Path
 import torch
 
 from corrupter.config import ReleaseConfig, validate_config
-from corrupter.pipeline.driver import claim_release, commit_release, refuse_nested_release
 from corrupter.pipeline.plan import plan_units
-from corrupter.pipeline.worker import ShardWorker, release_storage
+from corrupter.pipeline.worker import ShardWorker
+from corrupter.release.layout import release_storage
+from corrupter.release.lifecycle import claim_release, commit_release, refuse_nested_release
 from tests.badshards import BOMB_PIXELS, good_members
 from tests.conftest import REPO
 
@@ -55,17 +56,19 @@ def write_duplicate_keys_shard(path: Path) -> None:
 
 
 def reconcile(manifest: dict) -> None:
-    """Per source: read = written + quarantined, one quarantine entry per sample set aside; every shard
-    holds its source's written samples; totals are the sums."""
+    """Per source: read = written + quarantined + not selected (input.select), one quarantine entry per
+    sample set aside; every shard holds its source's written samples; totals are the sums."""
     sources = {s["uri"]: s for s in manifest["sources"]}
     listed = Counter(q["source"] for q in manifest["quarantined"])
     for uri, source in sources.items():
-        assert source["samples_read"] == source["samples_ok"] + source["samples_quarantined"], uri
+        assert source["samples_selected"] == source["samples_ok"] + source["samples_quarantined"], uri
+        assert source["samples_read"] >= source["samples_selected"], uri
         assert listed[uri] == source["samples_quarantined"], uri
     for shard in manifest["shards"]:
         assert shard["samples"] == sources[shard["source"]["uri"]]["samples_ok"], shard["path"]
     totals = manifest["totals"]
     assert totals["source_samples_read"] == sum(s["samples_read"] for s in sources.values())
+    assert totals["source_samples_selected"] == sum(s["samples_selected"] for s in sources.values())
     assert totals["source_samples_quarantined"] == sum(s["samples_quarantined"] for s in sources.values())
     assert totals["source_samples_quarantined"] == len(manifest["quarantined"])
     assert totals["samples"] == sum(s["samples"] for s in manifest["shards"])

@@ -36,7 +36,7 @@ def test_the_recipe_plans_every_level_of_the_ten_corruptions():
 def test_explicit_severities_plan_with_their_parameters_and_contradictions_are_refused_before_work():
     config = load_config(RECIPE, ["corruptions=[{name: brownish_noise, params: {severity: 7}}]"])
     (variant,) = plan_variants(config)
-    assert variant.name == "severity7" and variant.param_dict == {"severity": 7, "intensity": 7 * 64 / 10}
+    assert variant.name == "severity+07" and variant.param_dict == {"severity": 7, "intensity": 7 * 64 / 10}
     bad = load_config(RECIPE, ["corruptions=[{name: brownish_noise, params: {severity: 7, intensity: 3}}]"])
     with pytest.raises(ValueError, match="brownish_noise: C-bar severity 7 maps to intensity=44.8"):
         plan_units(bad)
@@ -47,7 +47,7 @@ def test_one_sample_shard_runs_through_the_worker(tmp_path):
     units = plan_units(config)
     worker = ShardWorker(config)
     receipts = [r for unit in units for r in worker.run(unit).receipts]
-    assert len(receipts) == 50 and all(r["samples"] == 3 and not r["quarantined"] for r in receipts)
+    assert len(receipts) == 50 and all(r.samples == 3 and not r.quarantined for r in receipts)
     release = tmp_path / "imagenet-c-bar" / "1.0.0"
     with tarfile.open(release / "caustic_refraction" / "5" / "val-000000.tar") as tar:
         members = {m.name: tar.extractfile(m).read() for m in tar}

@@ -8,17 +8,17 @@ import json
 import pytest
 
 from corrupter.io.storage import LocalStorage
-from corrupter.pipeline.driver import (
-    CONFIG_MARKER,
+from corrupter.pipeline.plan import plan_units
+from corrupter.pipeline.worker import ShardWorker
+from corrupter.release.errors import ReleaseExistsError, ReleaseFinishedElsewhere
+from corrupter.release.layout import CONFIG_MARKER, release_ancestors, release_storage
+from corrupter.release.lifecycle import (
     claim_release,
     commit_release,
     completed_receipts,
     refuse_nested_release,
-    release_ancestors,
 )
-from corrupter.pipeline.errors import ReleaseExistsError, ReleaseFinishedElsewhere
-from corrupter.pipeline.plan import plan_units
-from corrupter.pipeline.worker import ShardWorker, release_storage
+from corrupter.release.receipts import dump_receipt
 from tests.conftest import run_cli
 from tests.pipeline.releases import build_release, small_config
 
@@ -32,11 +32,11 @@ def test_the_loser_of_a_commit_race_is_told_and_leaves_no_work_files(tmp_path):
     manifest_bytes = (tmp_path / "t" / "1" / "manifest.json").read_bytes()
     # the loser's workers wrote their receipts after the winner had cleaned up
     for r in receipts:
-        release.write_bytes(f"_work/receipts/{r['path']}.json", json.dumps(r).encode())
+        release.write_bytes(f"_work/receipts/{r.path}.json", dump_receipt(r))
     with pytest.raises(ReleaseFinishedElsewhere, match="another run finished this release"):
         commit_release(config, release, receipts)
     assert (tmp_path / "t" / "1" / "manifest.json").read_bytes() == manifest_bytes
-    assert not (tmp_path / "t" / "1" / "_work").exists() and winner["totals"]["shards"] == 2
+    assert not (tmp_path / "t" / "1" / "_work").exists() and winner.totals.shards == 2
 
 
 def test_a_claim_that_meets_a_just_finished_release_says_it_is_finished(tmp_path):
@@ -66,7 +66,7 @@ def test_receipts_removed_while_being_read_are_skipped(tmp_path):
         def list(self, prefix=""):
             return iter(listed) if prefix == "_work/receipts" else super().list(prefix)
 
-    assert completed_receipts(Stale(release.uri), plan_units(config)) == {}
+    assert completed_receipts(Stale(release.uri), {o.path for u in plan_units(config) for o in u.outputs}) == {}
 
 
 def test_a_release_inside_a_finished_release_is_refused(tmp_path):

@@ -33,7 +33,7 @@ def two_runs(ray_address, tmp_path_factory):
     out_a, out_b = tmp_path_factory.mktemp("a"), tmp_path_factory.mktemp("b")
     first = run_cli("run", "configs/demo.yaml", "--address", ray_address, "--no-progress",
                     "--set", f"output.uri={out_a}", "--set", "run.workers=1", "--set", "run.batch_size=1",
-                    "--set", "run.variants_per_unit=25")
+                    "--set", "run.variants_per_unit=26")
     assert first.returncode == 0, first.stderr
     second = run_cli("run", "configs/demo.yaml", "--address", ray_address, "--no-progress",
                      "--set", f"output.uri={out_b}", "--set", "run.workers=2", "--set", "run.batch_size=16",
@@ -44,13 +44,13 @@ def two_runs(ray_address, tmp_path_factory):
 
 def test_summary_is_printed(two_runs):
     _, _, stdout = two_runs
-    assert "images    150 written" in stdout and "images/s" in stdout and "shards    50" in stdout
+    assert "images    156 written" in stdout and "images/s" in stdout and "shards    52" in stdout
 
 
 def test_same_config_same_bytes_whatever_the_execution(two_runs):
     a, b, _ = two_runs
     digests = shard_digests(a)
-    assert len(digests) == 5 * 5 * 2  # corruptions x severities x input shards
+    assert len(digests) == (1 + 5 * 5) * 2  # (clean + corruptions x severities) x input shards
     assert digests == shard_digests(b)
     assert without_timestamp(a / "manifest.json") == without_timestamp(b / "manifest.json")
     assert (a / "manifest.json").read_bytes() != b"" and not (a / "_work").exists()
@@ -64,7 +64,7 @@ def test_manifest_lists_every_shard_with_checksums(two_runs):
         data = (a / shard["path"]).read_bytes()
         assert shard["sha256"] == hashlib.sha256(data).hexdigest() and shard["bytes"] == len(data)
         assert shard["samples"] == 3 and len(shard["source"]["sha256"]) == 64
-    assert manifest["totals"]["samples"] == 150 and manifest["quarantined"] == []
+    assert manifest["totals"]["samples"] == 156 and manifest["quarantined"] == []
     assert "run" not in manifest["config"] and manifest["config_digest"].startswith("sha256:")
 
 
@@ -84,7 +84,7 @@ def test_output_reads_with_stock_webdataset(two_runs):
 def test_verify_passes_then_catches_a_tampered_shard(two_runs, tmp_path):
     a, _, _ = two_runs
     ok = run_cli("verify", str(a))
-    assert ok.returncode == 0 and "OK  50 shards" in ok.stdout
+    assert ok.returncode == 0 and "OK  52 shards" in ok.stdout
     victim = a / "contrast" / "2" / "val-000001.tar"
     os.chmod(victim, 0o644)
     data = bytearray(victim.read_bytes())

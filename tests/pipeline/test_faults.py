@@ -67,7 +67,7 @@ def undisturbed(ray_address, tmp_path_factory):
     return out / "demo" / "1.0.0"
 
 
-def cluster_actor_pids(address: str, class_name: str = "ShardActor") -> list[int]:
+def cluster_actor_pids(address: str, class_name: str = "UnitActor") -> list[int]:
     """Processes of ``class_name`` actors of the cluster at ``address``, and of no other cluster on
     this machine: the head runs in a session of its own (tests/processes.py ray_head), and its
     raylet starts the workers inside it."""

@@ -16,9 +16,9 @@ from corrupter import ops
 from corrupter.cli.preview import CELL, HEADER_H, LABEL_W, _label, write_preview
 from corrupter.config import ConfigError, load_config
 from corrupter.config.loading import config_digest, release_identity
-from corrupter.io.manifest import build_manifest, dump_manifest
 from corrupter.pipeline.plan import plan_units, plan_variants
 from corrupter.pipeline.worker import ShardWorker
+from corrupter.release.manifest import ShardEntry, build_manifest, dump_manifest
 from corrupter.seeding import SEED_SCHEME
 from tests.conftest import REPO
 
@@ -71,17 +71,17 @@ def test_the_recipe_runs_end_to_end_on_a_sample_shard(tmp_path):
     (unit,) = plan_units(config)
     assert len(unit.outputs) == sum(LEVEL_COUNTS.values())
     receipts = ShardWorker(config).run(unit).receipts
-    assert len(receipts) == len(unit.outputs) and all(r["samples"] == 3 for r in receipts)
+    assert len(receipts) == len(unit.outputs) and all(r.samples == 3 for r in receipts)
     root = tmp_path / "geirhos2018" / "1.0.0"
     for receipt in receipts:
-        with tarfile.open(root / receipt["path"]) as tar:
+        with tarfile.open(root / receipt.path) as tar:
             members = {m.name: tar.extractfile(m).read() for m in tar}
         metas = [strict_json(v) for k, v in members.items() if k.endswith(".json")]
         assert {(m["level"], json.dumps(m["params"])) for m in metas} == {
-            (receipt["level"], json.dumps(receipt["params"]))}
+            (receipt.level, json.dumps(receipt.params))}
         pixels = [np.asarray(Image.open(io.BytesIO(v))) for k, v in members.items() if k.endswith(".png")]
         grey = all((p == p[..., :1]).all() for p in pixels)
-        assert grey == (receipt["corruption"] != "false_colour"), receipt["path"]
+        assert grey == (receipt.corruption != "false_colour"), receipt.path
     manifest = build_manifest(name=config.name, version=config.version, config=release_identity(config),
                               digest=config_digest(config), seed_scheme=SEED_SCHEME, receipts=receipts)
     (root / "manifest.json").write_bytes(dump_manifest(manifest))
@@ -91,13 +91,13 @@ def test_the_recipe_runs_end_to_end_on_a_sample_shard(tmp_path):
     # The preview: one row per op, clean + its levels as columns (up to 8), headed by their parameters.
     grid = Image.open(write_preview(str(root), str(tmp_path / "grid.png"), images=1))
     assert grid.size == (LABEL_W + 9 * CELL, HEADER_H + len(LEVEL_COUNTS) * (CELL + HEADER_H))
-    assert _label(next(s for s in loaded["shards"] if s["corruption"] == "gaussian_high_pass"
-                       and s["level"] == 1)) == "1 sigma=inf"
-    assert _label(next(s for s in loaded["shards"] if s["corruption"] == "grayscale")) == "1"
+    shards = [ShardEntry.model_validate(s) for s in loaded["shards"]]
+    assert _label(next(s for s in shards if s.corruption == "gaussian_high_pass" and s.level == 1)) == "1 sigma=inf"
+    assert _label(next(s for s in shards if s.corruption == "grayscale")) == "1"
     # Same config, same bytes: rerun the random ops' variants into a fresh directory.
     random = tuple(o for o in unit.outputs if ops.get_corruption(o.variant.corruption).stochastic)
     fresh = load_config(RECIPE, ["input.shards=" + str(REPO / "data" / "sample" / "val-000000.tar"),
                                  f"output.uri={tmp_path / 'again'}"])
     again = ShardWorker(fresh).run(dataclasses.replace(unit, outputs=random)).receipts
-    first = {r["path"]: r["sha256"] for r in receipts}
-    assert len(again) == 23 and all(first[r["path"]] == r["sha256"] for r in again)
+    first = {r.path: r.sha256 for r in receipts}
+    assert len(again) == 23 and all(first[r.path] == r.sha256 for r in again)

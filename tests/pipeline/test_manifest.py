@@ -8,7 +8,8 @@ import re
 
 import pytest
 
-from corrupter.io.manifest import build_manifest
+from corrupter.release.manifest import build_manifest
+from corrupter.release.receipts import Receipt
 from tests.badshards import write_bad_shard
 from tests.pipeline.releases import build_release, load, reconcile, small_config, write_duplicate_keys_shard
 
@@ -46,11 +47,12 @@ def test_reasons_hold_no_address_and_two_runs_give_the_same_manifest(two_builds)
 
 
 def test_units_that_read_one_source_differently_are_refused():
-    def receipt(path: str, keys: list[str]) -> dict:
-        return {"path": path, "corruption": "fog", "variant": "1", "level": 1, "params": {}, "sha256": "0" * 64,
-                "bytes": 1, "samples": 1, "samples_read": 3, "device_type": "cpu",
-                "quarantined": [{"key": k, "reason": "r"} for k in keys],
-                "source": {"uri": "in.tar", "sha256": "1" * 64, "bytes": 10, "errors": []}}
+    def receipt(path: str, keys: list[str]) -> Receipt:
+        return Receipt.model_validate({
+            "path": path, "corruption": "fog", "variant": "1", "level": 1, "params": {}, "sha256": "0" * 64,
+            "bytes": 1, "samples": 1, "samples_read": 3, "device_type": "cpu",
+            "quarantined": [{"key": k, "reason": "r"} for k in keys],
+            "source": {"uri": "in.tar", "sha256": "1" * 64, "bytes": 10, "errors": []}})
 
     with pytest.raises(ValueError, match="set aside different samples"):
         build_manifest(name="n", version="1", config={}, digest="sha256:" + "2" * 64, seed_scheme="s",

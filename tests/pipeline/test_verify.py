@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from corrupter.cli.main import main as corrupter_main
-from corrupter.io.storage import LocalStorage, StorageError
+from corrupter.io.errors import StorageError
+from corrupter.io.storage import LocalStorage
 from tests.pipeline.releases import build_release, small_config
 
 

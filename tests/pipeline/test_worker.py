@@ -46,8 +46,8 @@ def shard_members(root, receipts) -> dict[str, dict[str, bytes]]:
     """Output shard path -> {member name: bytes}, in the order written."""
     shards = {}
     for receipt in receipts:
-        with tarfile.open(root / "t" / "1" / receipt["path"]) as tar:
-            shards[receipt["path"]] = {m.name: tar.extractfile(m).read() for m in tar}
+        with tarfile.open(root / "t" / "1" / receipt.path) as tar:
+            shards[receipt.path] = {m.name: tar.extractfile(m).read() for m in tar}
     return shards
 
 
@@ -57,16 +57,16 @@ def test_every_bad_sample_gets_a_clear_outcome_and_counts_reconcile(tmp_path):
     assert len(receipts) == 3
     for receipt in receipts:
         reasons = {}
-        for q in receipt["quarantined"]:
-            reasons.setdefault(q["key"], []).append(q["reason"])
+        for q in receipt.quarantined:
+            reasons.setdefault(q.key, []).append(q.reason)
         for key, expected in EXPECTED.items():
             if expected != "ok":
                 assert any(expected in r for r in reasons.get(key, [])), (key, reasons.get(key))
         for key, expected in EXPECTED_EXTRA.items():
             assert any(expected in r for r in reasons[key])
-        assert receipt["samples"] == len(OK_KEYS)
-        assert receipt["samples_read"] == receipt["samples"] + len(receipt["quarantined"])
-        shard = tmp_path / "out" / "t" / "1" / receipt["path"]
+        assert receipt.samples == len(OK_KEYS)
+        assert receipt.samples_read == receipt.samples + len(receipt.quarantined)
+        shard = tmp_path / "out" / "t" / "1" / receipt.path
         with tarfile.open(shard) as tar:
             keys = sorted({m.name.split(".", 1)[0] for m in tar})
         assert keys == sorted(k.replace("/", "_").replace(".", "_") for k in OK_KEYS)
@@ -75,11 +75,11 @@ def test_every_bad_sample_gets_a_clear_outcome_and_counts_reconcile(tmp_path):
 def test_a_truncated_tar_keeps_what_was_read_and_says_so(tmp_path):
     write_truncated_shard(tmp_path / "cut.tar", good=4)
     receipt = run_all(make_config([tmp_path / "cut.tar"], tmp_path / "out"))[0]
-    assert receipt["samples"] == 4
-    assert [q["key"] for q in receipt["quarantined"]] == ["sample4"]
-    assert "truncated" in receipt["quarantined"][0]["reason"]
-    assert any("truncated" in e for e in receipt["source"]["errors"])
-    assert receipt["samples_read"] == 5
+    assert receipt.samples == 4
+    assert [q.key for q in receipt.quarantined] == ["sample4"]
+    assert "truncated" in receipt.quarantined[0].reason
+    assert any("truncated" in e for e in receipt.source.errors)
+    assert receipt.samples_read == 5
 
 
 def test_a_shard_that_is_not_a_tar_is_a_clear_error(tmp_path):
@@ -99,10 +99,10 @@ def test_batch_size_and_kernel_chunking_do_not_change_bytes(tmp_path, monkeypatc
         monkeypatch.setattr(worker_module, "CPU_KERNEL_BATCH", kernel_batch)
         out = tmp_path / f"b{batch_size}-k{kernel_batch}"
         receipts = run_all(make_config([shard], out, batch_size=batch_size, variants_per_unit=2))
-        digests.append(sorted((r["path"], r["sha256"]) for r in receipts))
+        digests.append(sorted((r.path, r.sha256) for r in receipts))
         for r in receipts:
-            assert r["samples"] == 9
-            assert hashlib.sha256((out / "t" / "1" / r["path"]).read_bytes()).hexdigest() == r["sha256"]
+            assert r.samples == 9
+            assert hashlib.sha256((out / "t" / "1" / r.path).read_bytes()).hexdigest() == r.sha256
     assert all(d == digests[0] for d in digests)
 
 
@@ -121,8 +121,8 @@ def test_a_tar_cut_at_a_member_boundary_is_reported_not_silently_short(tmp_path)
     for end in (cut, cut + 200):  # exactly at the boundary, and inside the next header
         (tmp_path / "cut.tar").write_bytes(buffer.getvalue()[:end])
         receipt = run_all(make_config([tmp_path / "cut.tar"], tmp_path / f"out{end}"))[0]
-        assert receipt["samples"] == 2
-        assert any("no end-of-archive marker" in e for e in receipt["source"]["errors"])
+        assert receipt.samples == 2
+        assert any("no end-of-archive marker" in e for e in receipt.source.errors)
 
 
 def test_long_keys_and_repeated_members_are_one_quarantine_entry_each(tmp_path):
@@ -139,23 +139,24 @@ def test_long_keys_and_repeated_members_are_one_quarantine_entry_each(tmp_path):
             _add(tar, name, data)
     (tmp_path / "odd.tar").write_bytes(buffer.getvalue())
     receipt = run_all(make_config([tmp_path / "odd.tar"], tmp_path / "out"))[0]
-    reasons = sorted((q["key"], q["reason"].split(" ")[0]) for q in receipt["quarantined"])
+    reasons = sorted((q.key, q.reason.split(" ")[0]) for q in receipt.quarantined)
     assert reasons == [("dup", "duplicate"), ("k" * 96, "key")]
-    assert receipt["samples"] == 1 and receipt["samples_read"] == 3
+    assert receipt.samples == 1 and receipt.samples_read == 3
 
 
 def test_resume_refuses_a_shard_changed_behind_its_receipt_and_redoes_a_missing_one(tmp_path):
     import os
 
-    from corrupter.io.storage import LocalStorage, StorageError
-    from corrupter.pipeline.driver import completed_receipts
+    from corrupter.io.errors import StorageError
+    from corrupter.io.storage import LocalStorage
+    from corrupter.release.lifecycle import completed_receipts
 
     config = make_config([REPO / "data" / "sample" / "val-000000.tar"], tmp_path)
     receipts = run_all(config)
     release = LocalStorage(tmp_path / "t" / "1")
-    units = plan_units(config)
+    units = {o.path for u in plan_units(config) for o in u.outputs}
     assert len(completed_receipts(release, units)) == len(receipts)
-    gone, changed = (tmp_path / "t" / "1" / receipts[0]["path"]), (tmp_path / "t" / "1" / receipts[1]["path"])
+    gone, changed = (tmp_path / "t" / "1" / receipts[0].path), (tmp_path / "t" / "1" / receipts[1].path)
     gone.unlink()
     assert len(completed_receipts(release, units)) == len(receipts) - 1
     os.chmod(changed, 0o644)
@@ -165,12 +166,14 @@ def test_resume_refuses_a_shard_changed_behind_its_receipt_and_redoes_a_missing_
 
 
 def test_an_input_that_changed_between_run_and_resume_is_refused():
-    from corrupter.io.manifest import build_manifest
+    from corrupter.release.manifest import build_manifest
+    from corrupter.release.receipts import Receipt
 
     def receipt(path, sha):
-        return {"path": path, "corruption": "fog", "variant": "1", "level": 1, "params": {}, "sha256": "x",
-                "bytes": 1, "samples": 1, "samples_read": 1, "quarantined": [], "device_type": "cpu",
-                "source": {"uri": "in.tar", "sha256": sha, "bytes": 10, "errors": []}}
+        return Receipt.model_validate({
+            "path": path, "corruption": "fog", "variant": "1", "level": 1, "params": {}, "sha256": "0" * 64,
+            "bytes": 1, "samples": 1, "samples_read": 1, "quarantined": [], "device_type": "cpu",
+            "source": {"uri": "in.tar", "sha256": sha, "bytes": 10, "errors": []}})
 
     with pytest.raises(ValueError, match="changed while the release was being built"):
         build_manifest(name="n", version="1", config={}, digest="d", seed_scheme="s",
@@ -271,18 +274,29 @@ def test_any_failure_in_one_sample_quarantines_it_and_the_unit_goes_on(tmp_path,
     flaky.__wrapped__ = worker_module.prepare_image
     monkeypatch.setattr(worker_module, "prepare_image", flaky)
     receipt = run_all(make_config([REPO / "data" / "sample" / "val-000000.tar"], tmp_path))[0]
-    assert receipt["samples"] == 2 and receipt["samples_read"] == 3
-    [entry] = receipt["quarantined"]
-    assert entry["reason"] == ("cannot use this sample: RecursionError: maximum recursion depth exceeded "
+    assert receipt.samples == 2 and receipt.samples_read == 3
+    [entry] = receipt.quarantined
+    assert entry.reason == ("cannot use this sample: RecursionError: maximum recursion depth exceeded "
                                "while decoding a JSON array")
+
+
+def test_a_reason_from_any_exception_holds_no_memory_address(tmp_path, monkeypatch):
+    """Whatever a sample raises, its recorded reason is the same on every run (the manifest too)."""
+    def broken(data, preprocess):
+        raise RuntimeError(f"cannot convert {object()!r} (buffer at {hex(id(data))})")
+
+    monkeypatch.setattr(worker_module, "prepare_image", broken)
+    receipt = run_all(make_config([REPO / "data" / "sample" / "val-000000.tar"], tmp_path))[0]
+    assert [q.reason for q in receipt.quarantined] == [
+        "cannot use this sample: RuntimeError: cannot convert (buffer at 0x...)"] * 3
 
 
 def test_labels_outside_num_classes_are_quarantined(tmp_path):
     config = make_config([REPO / "data" / "sample" / "val-000000.tar"], tmp_path)
     config = config.model_copy(update={"input": config.input.model_copy(update={"num_classes": 10})})
     receipt = run_all(config)[0]
-    assert receipt["samples"] == 0 and receipt["samples_read"] == 3
-    assert all("is outside 0..9 (input.num_classes is 10)" in q["reason"] for q in receipt["quarantined"])
+    assert receipt.samples == 0 and receipt.samples_read == 3
+    assert all("is outside 0..9 (input.num_classes is 10)" in q.reason for q in receipt.quarantined)
 
 
 def test_concatenated_cut_and_bomb_shards_through_the_worker(tmp_path):
@@ -300,13 +314,13 @@ def test_concatenated_cut_and_bomb_shards_through_the_worker(tmp_path):
     write_gzip_bomb(tmp_path / "bomb.tar.gz")
     config = make_config([tmp_path / "cat.tar", tmp_path / "cut.tar.gz", tmp_path / "bomb.tar.gz"], tmp_path / "out")
     config = config.model_copy(update={"corruptions": config.corruptions[:1]})
-    receipts = {r["source"]["uri"].rsplit("/", 1)[1]: r for r in run_all(config) if r["level"] == 1}
+    receipts = {r.source.uri.rsplit("/", 1)[1]: r for r in run_all(config) if r.level == 1}
     for receipt in receipts.values():
-        assert receipt["samples_read"] == receipt["samples"] + len(receipt["quarantined"])
-    assert receipts["cat.tar"]["samples"] == len(CONCATENATED_KEYS) and receipts["cat.tar"]["source"]["errors"] == []
-    assert receipts["cut.tar.gz"]["samples"] == kept
-    assert ["no end-of-archive marker" in e for e in receipts["cut.tar.gz"]["source"]["errors"]] == [True]
+        assert receipt.samples_read == receipt.samples + len(receipt.quarantined)
+    assert receipts["cat.tar"].samples == len(CONCATENATED_KEYS) and receipts["cat.tar"].source.errors == []
+    assert receipts["cut.tar.gz"].samples == kept
+    assert ["no end-of-archive marker" in e for e in receipts["cut.tar.gz"].source.errors] == [True]
     bomb = receipts["bomb.tar.gz"]
-    assert bomb["samples"] == 2  # gzbomb_before and gzbomb_after, around the bomb
-    assert {q["key"]: q["reason"].split(",")[0] for q in bomb["quarantined"]} == {
+    assert bomb.samples == 2  # gzbomb_before and gzbomb_after, around the bomb
+    assert {q.key: q.reason.split(",")[0] for q in bomb.quarantined} == {
         "gzbomb": "member 'gzbomb.jpg' declares 268"}

@@ -16,12 +16,14 @@ from pathlib import Path
 import pytest
 import torch
 
+import corrupter
 from corrupter.cli.main import main as corrupter_main
 from corrupter.config import load_config
-from corrupter.io.storage import StorageError
-from corrupter.pipeline.driver import claim_release
+from corrupter.io.errors import StorageError
 from corrupter.pipeline.plan import plan_units
-from corrupter.pipeline.worker import ShardWorker, release_storage
+from corrupter.pipeline.worker import ShardWorker
+from corrupter.release.layout import release_storage
+from corrupter.release.lifecycle import claim_release
 from tests.conftest import REPO
 from tests.processes import HEAD_TEMP_DIRS
 from tests.s3.conftest import clean_aws_env, corrupter_cli, finish_cli, start_cli
@@ -31,7 +33,7 @@ pytestmark = [pytest.mark.s3, pytest.mark.ray, pytest.mark.slow]
 
 DEMO = REPO / "configs" / "demo.yaml"
 SAMPLES = sorted((REPO / "data" / "sample").glob("val-*.tar"))
-UNITS = 10  # 2 input shards x 25 variants in groups of 5
+UNITS = 12  # 2 input shards x 26 variants (clean + 5 x 5) in groups of 5
 
 
 class Job:
@@ -145,9 +147,9 @@ def builds(job, s3_ray_address, tmp_path_factory):
 
 def test_s3_release_is_byte_identical_to_a_local_release(job, builds):
     local_release, remote = builds
-    assert f"release   {job.release_uri('releases')}" in remote.stdout and "shards    50" in remote.stdout
+    assert f"release   {job.release_uri('releases')}" in remote.stdout and "shards    52" in remote.stdout
     local = local_digests(local_release)
-    assert len(local) == 50 and job.digests("releases") == local
+    assert len(local) == 52 and job.digests("releases") == local
     manifest = job.manifest("releases")
     assert comparable(manifest) == comparable(json.loads((local_release / "manifest.json").read_text()))
     # The input was read from S3 (streamed): the manifest names the s3:// sources, with the same checksums.
@@ -162,7 +164,7 @@ def test_s3_release_is_byte_identical_to_a_local_release(job, builds):
         assert base64.b64decode(head["ChecksumSHA256"]).hex() == shard["sha256"]
     # The manifest is the commit marker and the work area is cleaned up.
     keys = job.keys("releases")
-    assert "manifest.json" in keys and not any(k.startswith("_work/") for k in keys) and len(keys) == 51
+    assert "manifest.json" in keys and not any(k.startswith("_work/") for k in keys) and len(keys) == 53
     # Credentials never reach the manifest or the output.
     text = json.dumps(manifest) + remote.stdout + remote.stderr
     assert job.server.secret_key not in text and job.server.access_key not in text
@@ -214,7 +216,7 @@ def test_resume_through_faults_gives_the_same_shards(job, builds, s3_ray_address
         manifest.pop("created")
     assert manifests[0] == manifests[1]
     keys = job.keys("faulty")
-    assert len(keys) == 51 and not any(k.startswith("_work/") for k in keys)
+    assert len(keys) == 53 and not any(k.startswith("_work/") for k in keys)
 
 
 def test_oversized_shards_fail_with_a_clear_message(job):
@@ -241,11 +243,27 @@ def test_wrong_credentials_fail_clearly_without_leaking_them(job, builds, s3_ray
     assert job.keys("denied") == []
 
 
+def test_open_release_reads_s3_as_it_reads_a_directory(job, builds):
+    """corrupter.open_release on s3:// (endpoint and credentials from the AWS environment): the same
+    cells and samples as the local build of the same config, each shard verified while it streams."""
+    local_release, _ = builds
+    local = corrupter.open_release(str(local_release))
+    with aws_env(job.server):
+        remote = corrupter.open_release(job.release_uri("releases"))
+        assert [(c.corruption, c.variant, c.samples) for c in remote.cells] == [
+            (c.corruption, c.variant, c.samples) for c in local.cells]
+        for name in (("clean", "1"), ("fog", "3")):
+            theirs = list(remote.samples(remote.cell(*name)))
+            ours = list(local.samples(local.cell(*name)))
+            assert [(s.key, s.label) for s in theirs] == [(s.key, s.label) for s in ours] and len(ours) == 6
+            assert all(torch.equal(a.image, b.image) and a.metadata == b.metadata for a, b in zip(theirs, ours))
+
+
 def test_verify_on_s3_passes_then_catches_a_replaced_shard(job, builds):
     uri = job.release_uri("releases")
     ok = corrupter_cli("verify", uri, env=job.server.env())  # the endpoint from AWS_ENDPOINT_URL
     assert ok.returncode == 0, ok.stderr
-    assert "OK  50 shards, 150 samples" in ok.stdout
+    assert "OK  52 shards, 156 samples" in ok.stdout
     # Replace one shard behind the manifest's back: a plain PUT, no IfNoneMatch, same size.
     client = job.server.client()
     key = f"{job.release_prefix('releases')}/contrast/2/val-000001.tar"

@@ -12,8 +12,9 @@ import pytest
 
 from corrupter.config.models import S3Config
 from corrupter.io import s3 as s3mod
+from corrupter.io.errors import AlreadyExists, NotFound, StorageError
 from corrupter.io.s3 import S3Storage, make_client, open_s3_object, resolve_options
-from corrupter.io.storage import AlreadyExists, NotFound, StorageError, open_input, open_storage
+from corrupter.io.storage import open_input, open_storage
 from tests.conftest import REPO
 from tests.s3.faultproxy import FaultProxy
 

@@ -6,89 +6,66 @@ from __future__ import annotations
 import datetime as dt
 import json
 import platform
-import re
 from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, Field, ValidationError
 
-from .storage import NotFound, Storage, StorageError
+from ..io.errors import NotFound
+from ..io.storage import Storage
+from ._schema import Closed, Count, Sha256
+from .errors import ManifestError, ReleaseNotFinished
+from .layout import CONFIG_MARKER, MANIFEST, WORK, check_release_path
+from .receipts import Receipt
 
-MANIFEST = "manifest.json"
 FORMAT = "corrupter-release/1"
 
-_DRIVE = re.compile(r"^[A-Za-z]:")
 
-
-class ManifestError(StorageError):
-    """A manifest that is not valid JSON, or does not follow the schema; the message names the field."""
-
-
-def check_release_path(path: str) -> str:
-    """A shard path a reader may open: relative, forward slashes, inside the release, not the work
-    area. Anything else (``../../etc/hostname``, ``/abs``, ``a\\b``, ``C:x``) is refused before it
-    is read."""
-    parts = path.split("/")
-    if (not path or path.startswith("/") or "\\" in path or "\0" in path or _DRIVE.match(path)
-            or any(p in ("", ".", "..") for p in parts) or parts[0] == "_work"):
-        raise ValueError(f"{path!r} is not a path inside the release (relative, '/'-separated, no '..', "
-                         f"no backslash, not under _work/)")
-    if not path.endswith(".tar"):
-        raise ValueError(f"{path!r} is not a .tar shard")
-    return path
-
-
-Count = Annotated[int, Field(ge=0)]
-Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
-
-
-class _Closed(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-
-class ShardSource(_Closed):
+class ShardSource(Closed):
     uri: str
     sha256: Sha256
 
 
-class ShardEntry(_Closed):
+class ShardEntry(Closed):
     path: Annotated[str, AfterValidator(check_release_path)]
     corruption: str
     variant: str
     level: Annotated[int, Field(ge=1)] | None
     params: dict[str, Any]
-    source: ShardSource
     sha256: Sha256
     bytes: Count
     samples: Count
+    source: ShardSource  # last: the order fields are written in (same config, same bytes)
 
 
-class SourceEntry(_Closed):
+class SourceEntry(Closed):
     uri: str
     sha256: Sha256
     bytes: Count
     samples_read: Count
+    samples_selected: Count  # by input.select (all read without one); read - selected were left out
     samples_quarantined: Count
     errors: list[str]
-    samples_ok: Count
+    samples_ok: Count  # written: selected - quarantined
 
 
-class QuarantineEntry(_Closed):
+class QuarantineEntry(Closed):
     source: str
     key: str
     reason: str
 
 
-class Totals(_Closed):
+class Totals(Closed):
     shards: Count
     samples: Count
     bytes: Count
     sources: Count
     source_samples_read: Count
+    source_samples_selected: Count
     source_samples_quarantined: Count
 
 
-class ReleaseManifest(_Closed):
+class ReleaseManifest(Closed):
     """manifest.json of format corrupter-release/1; ``config`` is checked by verify (it needs the
     config models and the corruption registry)."""
 
@@ -113,14 +90,14 @@ def software_versions() -> dict[str, str]:
     import torch
     import torchvision
 
-    from .. import __version__
+    from .._version import __version__
 
     return {"corrupter": __version__, "torch": torch.__version__, "torchvision": torchvision.__version__,
             "pillow": PIL.__version__, "numpy": numpy.__version__, "python": platform.python_version()}
 
 
 def build_manifest(*, name: str, version: str, config: dict[str, Any], digest: str, seed_scheme: str,
-                   receipts: Iterable[dict[str, Any]]) -> dict[str, Any]:
+                   receipts: Iterable[Receipt]) -> ReleaseManifest:
     """Assemble the manifest from the per-shard receipts; order-independent, so deterministic.
 
     Every unit that reads an input shard reports the same samples set aside, so the quarantine of a
@@ -130,33 +107,36 @@ def build_manifest(*, name: str, version: str, config: dict[str, Any], digest: s
     run and its resume) and records the device type the shards were computed on ("mixed" if a resume
     changed it).
     """
-    receipts = sorted(receipts, key=lambda r: r["path"])
-    shards, sources, quarantined = [], {}, {}
-    devices = sorted({r.get("device_type", "cpu") for r in receipts})
+    receipts = sorted(receipts, key=lambda r: r.path)
+    shards: list[dict[str, Any]] = []
+    sources: dict[str, dict[str, Any]] = {}
+    quarantined: dict[str, list[dict[str, str]]] = {}
+    devices = sorted({r.device_type for r in receipts})
     for r in receipts:
-        src = r["source"]["uri"]
-        keys = [q["key"] for q in r["quarantined"]]
+        src = r.source.uri
+        keys = [q.key for q in r.quarantined]
         earlier = sources.get(src)
         if earlier is None:
-            sources[src] = {"uri": src, "sha256": r["source"]["sha256"], "bytes": r["source"]["bytes"],
-                            "samples_read": r["samples_read"], "samples_quarantined": len(keys),
-                            "errors": r["source"].get("errors", [])}
-            quarantined[src] = [{"source": src, "key": q["key"], "reason": q["reason"]} for q in r["quarantined"]]
-        elif (earlier["sha256"], earlier["samples_read"]) != (r["source"]["sha256"], r["samples_read"]):
+            sources[src] = {"uri": src, "sha256": r.source.sha256, "bytes": r.source.bytes,
+                            "samples_read": r.samples_read, "samples_selected": r.samples_selected,
+                            "samples_quarantined": len(keys), "errors": list(r.source.errors)}
+            quarantined[src] = [{"source": src, "key": q.key, "reason": q.reason} for q in r.quarantined]
+        elif ((earlier["sha256"], earlier["samples_read"], earlier["samples_selected"])
+              != (r.source.sha256, r.samples_read, r.samples_selected)):
             raise ValueError(f"input shard {src} changed while the release was being built "
-                             f"(sha256 {earlier['sha256']} for some outputs, {r['source']['sha256']} for "
-                             f"{r['path']}); build a new version from the current input")
+                             f"(sha256 {earlier['sha256']} for some outputs, {r.source.sha256} for "
+                             f"{r.path}); build a new version from the current input")
         elif [q["key"] for q in quarantined[src]] != keys:
             raise ValueError(f"input shard {src}: the units that read it set aside different samples "
-                             f"({len(quarantined[src])} and {len(keys)} for {r['path']}); the reader is not "
+                             f"({len(quarantined[src])} and {len(keys)} for {r.path}); the reader is not "
                              f"deterministic, please report this")
-        shards.append({k: r[k] for k in ("path", "corruption", "variant", "level", "params", "sha256",
-                                         "bytes", "samples")}
-                      | {"source": {"uri": src, "sha256": r["source"]["sha256"]}})
+        shards.append({"path": r.path, "corruption": r.corruption, "variant": r.variant, "level": r.level,
+                       "params": r.params, "sha256": r.sha256, "bytes": r.bytes, "samples": r.samples,
+                       "source": {"uri": src, "sha256": r.source.sha256}})
     for s in sources.values():
-        s["samples_ok"] = s["samples_read"] - s["samples_quarantined"]
+        s["samples_ok"] = s["samples_selected"] - s["samples_quarantined"]
     ordered = sorted(sources.values(), key=lambda s: s["uri"])
-    manifest = {
+    return ReleaseManifest.model_validate({
         "format": FORMAT,
         "name": name,
         "version": version,
@@ -170,9 +150,7 @@ def build_manifest(*, name: str, version: str, config: dict[str, Any], digest: s
         "shards": shards,
         "quarantined": [q for s in ordered for q in quarantined[s["uri"]]],  # reading order per source
         "totals": totals_of(shards, ordered),
-    }
-    ReleaseManifest.model_validate(manifest)  # what is written is what readers accept
-    return manifest
+    })
 
 
 def totals_of(shards: list[dict[str, Any]], sources: list[dict[str, Any]]) -> dict[str, int]:
@@ -183,12 +161,14 @@ def totals_of(shards: list[dict[str, Any]], sources: list[dict[str, Any]]) -> di
         "bytes": sum(s["bytes"] for s in shards),
         "sources": len(sources),
         "source_samples_read": sum(s["samples_read"] for s in sources),
+        "source_samples_selected": sum(s["samples_selected"] for s in sources),
         "source_samples_quarantined": sum(s["samples_quarantined"] for s in sources),
     }
 
 
-def dump_manifest(manifest: dict[str, Any]) -> bytes:
-    return (json.dumps(manifest, indent=2, sort_keys=False) + "\n").encode()
+def dump_manifest(manifest: ReleaseManifest) -> bytes:
+    """manifest.json's bytes: fields in the schema's order, two-space indented."""
+    return (json.dumps(manifest.model_dump(), indent=2, sort_keys=False) + "\n").encode()
 
 
 def parse_manifest(data: bytes, where: str) -> ReleaseManifest:
@@ -210,10 +190,21 @@ def parse_manifest(data: bytes, where: str) -> ReleaseManifest:
         raise ManifestError(f"{where}: invalid manifest\n" + "\n".join(problems) + more) from None
 
 
-def load_manifest(release: Storage) -> dict[str, Any]:
-    """The release's manifest as a dict, after checking it against the schema."""
+def read_manifest(release: Storage) -> ReleaseManifest:
+    """The release's manifest, checked against the schema (ManifestError, ReleaseNotFinished)."""
+    return parse_manifest(manifest_bytes(release), f"{release.uri}/{MANIFEST}")
+
+
+def manifest_bytes(release: Storage) -> bytes:
+    """manifest.json as stored. ReleaseNotFinished when there is none; its message tells an unfinished
+    release (which `corrupter run` resumes) from no release at all."""
     try:
-        data = release.read_bytes(MANIFEST)
+        return release.read_bytes(MANIFEST)
     except NotFound:
-        raise StorageError(f"{release.uri}: no {MANIFEST} (not a finished release)") from None
-    return parse_manifest(data, f"{release.uri}/{MANIFEST}").model_dump(mode="json")
+        if release.exists(CONFIG_MARKER):
+            raise ReleaseNotFinished(
+                f"{release.uri} is an unfinished release (no {MANIFEST} yet, its work area {WORK}/ is there): "
+                f"rerun `corrupter run` with the config that started it to resume and finish it") from None
+        raise ReleaseNotFinished(
+            f"{release.uri}: no {MANIFEST} (not a finished release): nothing is there, or a release whose "
+            f"build has not finished, which `corrupter run` with its config resumes") from None

@@ -4,6 +4,9 @@ A manifest is not trusted: it must follow the schema (paths that leave the relea
 anything is read), its config must still produce its config digest and plan exactly its shards, its
 totals and per-source counts must add up, and every shard must hash to its sha256 and hold the number
 of samples it claims (counted while hashing: one read per shard).
+
+Planning a config is the pipeline's (pipeline/plan.py), above this package, so the caller hands in
+the planner: ``verify_release(storage, planned_shards)`` with ``corrupter.pipeline.plan.planned_shards``.
 """
 
 from __future__ import annotations
@@ -11,15 +14,17 @@ from __future__ import annotations
 import json
 import tarfile
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-from ..config import ConfigError, validate_config
+from ..config import ConfigError, ReleaseConfig, validate_config
 from ..config.loading import identity_digest
-from ..io.manifest import MANIFEST, ReleaseManifest, parse_manifest, totals_of
+from ..io.errors import NotFound, StorageError
 from ..io.shards import HashingReader, split_member_name
-from ..io.storage import NotFound, Storage, StorageError
-from .plan import plan_units
+from ..io.storage import Storage
+from .layout import MANIFEST
+from .manifest import ReleaseManifest, read_manifest, totals_of
 
 
 @dataclass
@@ -28,18 +33,25 @@ class Mismatch:
     problem: str
 
 
-def read_manifest(release: Storage) -> ReleaseManifest:
-    try:
-        data = release.read_bytes(MANIFEST)
-    except NotFound:
-        raise StorageError(f"{release.uri}: no {MANIFEST} (not a finished release)") from None
-    return parse_manifest(data, f"{release.uri}/{MANIFEST}")
+@dataclass(frozen=True)
+class PlannedShard:
+    """What a config makes at one shard path, as the planner says."""
+
+    path: str
+    corruption: str
+    variant: str
+    level: int | None
+    params: dict[str, Any]
+    source: str  # the input shard's URI
 
 
-def verify_release(release: Storage) -> tuple[ReleaseManifest, list[Mismatch]]:
+Planner = Callable[[ReleaseConfig], Iterable[PlannedShard]]
+
+
+def verify_release(release: Storage, planner: Planner) -> tuple[ReleaseManifest, list[Mismatch]]:
     """The manifest (schema-checked; ManifestError otherwise) and every problem found."""
     manifest = read_manifest(release)
-    problems = check_config(manifest) + check_counts(manifest)
+    problems = check_config(manifest, planner) + check_counts(manifest)
     listed = set()
     for shard in manifest.shards:
         listed.add(shard.path)
@@ -84,7 +96,7 @@ def digest_and_count(fh: BinaryIO) -> tuple[str, int, int | None]:
     return reader.sha256.hexdigest(), reader.bytes, samples
 
 
-def check_config(manifest: ReleaseManifest) -> list[Mismatch]:
+def check_config(manifest: ReleaseManifest, planner: Planner) -> list[Mismatch]:
     """The config must still give the recorded digest, be a config this tool reads, name this
     release, and plan exactly the manifest's shards."""
     problems = []
@@ -94,23 +106,26 @@ def check_config(manifest: ReleaseManifest) -> list[Mismatch]:
                                            f"manifest's config ({digest}): the config was edited"))
     try:
         config = validate_config(manifest.config, "the manifest's config")
-        units = plan_units(config)
+        planned = {p.path: p for p in planner(config)}
     except (ConfigError, ValueError, KeyError) as exc:
         return problems + [Mismatch(MANIFEST, f"config is not a valid release config: {exc}")]
     if (config.name, config.version) != (manifest.name, manifest.version):
         problems.append(Mismatch(MANIFEST, f"name/version {manifest.name}/{manifest.version} differ from the "
                                            f"config's {config.name}/{config.version}"))
-    planned = {o.path: (o.variant, u.source) for u in units for o in u.outputs}
+    if config.input.select is None:
+        for source in manifest.sources:
+            if source.samples_selected != source.samples_read:
+                problems.append(Mismatch(MANIFEST, f"source {source.uri}: {source.samples_selected} of "
+                                                   f"{source.samples_read} samples selected, but the config "
+                                                   f"selects every sample (no input.select)"))
     listed = {s.path: s for s in manifest.shards}
     for path in sorted(set(planned) - set(listed)):
         problems.append(Mismatch(path, "an output of the config, missing from the manifest"))
     for path in sorted(set(listed) - set(planned)):
         problems.append(Mismatch(path, "listed in the manifest, but not an output of its config"))
     for path in sorted(set(listed) & set(planned)):
-        variant, source = planned[path]
-        shard = listed[path]
-        expected = (variant.corruption, variant.name, variant.level,
-                    json.loads(json.dumps(variant.param_dict)), source)
+        plan, shard = planned[path], listed[path]
+        expected = (plan.corruption, plan.variant, plan.level, json.loads(json.dumps(plan.params)), plan.source)
         found = (shard.corruption, shard.variant, shard.level, shard.params, shard.source.uri)
         if found != expected:
             problems.append(Mismatch(path, f"recorded as {found}, the config makes {expected}"))
@@ -132,9 +147,12 @@ def check_counts(manifest: ReleaseManifest) -> list[Mismatch]:
     for uri in sorted(set(set_aside) - set(sources)):
         problems.append(Mismatch(MANIFEST, f"quarantined samples of {uri}, which is not among the sources"))
     for uri, source in sources.items():
-        if source.samples_ok != source.samples_read - source.samples_quarantined:
-            problems.append(Mismatch(MANIFEST, f"source {uri}: samples_ok {source.samples_ok} != read "
-                                               f"{source.samples_read} - quarantined {source.samples_quarantined}"))
+        if source.samples_selected > source.samples_read:
+            problems.append(Mismatch(MANIFEST, f"source {uri}: samples_selected {source.samples_selected} > read "
+                                               f"{source.samples_read}"))
+        if source.samples_ok != source.samples_selected - source.samples_quarantined:
+            problems.append(Mismatch(MANIFEST, f"source {uri}: samples_ok {source.samples_ok} != selected "
+                                               f"{source.samples_selected} - quarantined {source.samples_quarantined}"))
         if set_aside.get(uri, 0) != source.samples_quarantined:
             problems.append(Mismatch(MANIFEST, f"source {uri}: {set_aside.get(uri, 0)} quarantined samples listed, "
                                                f"samples_quarantined says {source.samples_quarantined}"))

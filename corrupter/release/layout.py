@@ -1,0 +1,66 @@
+"""Where everything of a release lives, relative to its root ``OUTPUT/NAME/VERSION``:
+
+    CORRUPTION/VARIANT/SPLIT-NNNNNN.tar    one shard per input shard and variant
+    manifest.json                          written last: the commit marker
+    _work/config.json                      while unfinished: the digest of the config building it
+    _work/receipts/SHARD.json              while unfinished: one receipt per published shard
+
+The work area goes when the manifest is written; a finished release holds shards and its manifest.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from pathlib import Path
+
+from ..config import ReleaseConfig
+from ..io.storage import Storage, is_s3_uri, open_storage
+
+MANIFEST = "manifest.json"
+WORK = "_work"
+CONFIG_MARKER = f"{WORK}/config.json"
+RECEIPTS = f"{WORK}/receipts"
+
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+def shard_path(corruption: str, variant: str, split: str, source_index: int) -> str:
+    """The output shard of input shard number ``source_index`` for one variant."""
+    return posixpath.join(corruption, variant, f"{split}-{source_index:06d}.tar")
+
+
+def receipt_path(shard: str) -> str:
+    """Where the receipt of a published shard is kept until the release is committed."""
+    return posixpath.join(RECEIPTS, shard + ".json")
+
+
+def check_release_path(path: str) -> str:
+    """A shard path a reader may open: relative, forward slashes, inside the release, not the work
+    area. Anything else (``../../etc/hostname``, ``/abs``, ``a\\b``, ``C:x``) is refused before it
+    is read."""
+    parts = path.split("/")
+    if (not path or path.startswith("/") or "\\" in path or "\0" in path or _DRIVE.match(path)
+            or any(p in ("", ".", "..") for p in parts) or parts[0] == WORK):
+        raise ValueError(f"{path!r} is not a path inside the release (relative, '/'-separated, no '..', "
+                         f"no backslash, not under {WORK}/)")
+    if not path.endswith(".tar"):
+        raise ValueError(f"{path!r} is not a .tar shard")
+    return path
+
+
+def release_storage(config: ReleaseConfig) -> Storage:
+    """The release's root: ``output.uri/NAME/VERSION``."""
+    return open_storage(config.output.uri, config.s3).child(f"{config.name}/{config.version}")
+
+
+def release_ancestors(config: ReleaseConfig) -> list[str]:
+    """Every location above the release (its parent first), as a URI: where an enclosing release's
+    manifest would be."""
+    base = config.output.uri
+    if is_s3_uri(base):
+        bucket, _, prefix = base[len("s3://"):].partition("/")
+        parts = [p for p in f"{prefix}/{config.name}/{config.version}".split("/") if p]
+        return [f"s3://{bucket}/" + "/".join(parts[:i]) for i in range(len(parts) - 1, -1, -1)]
+    here = (Path(base) / config.name / config.version).resolve()
+    return [str(p) for p in here.parents]

@@ -1,0 +1,141 @@
+"""How a release comes to be: claimed for one config, resumed from its receipts, committed once.
+
+    claim_release         refuse a finished release or another config's; record this config's digest
+    refuse_nested_release no release inside (or around) another one
+    completed_receipts    the receipts of published shards whose bytes still match (a resume skips them)
+    commit_release        write the manifest (create-once: the commit), then remove the work area
+    committed_meanwhile   after a failed run: did another run of the config commit the release?
+
+Two runs of one config may work on one release at once; the manifest is create-once, so exactly one
+commits, and the other is told (ReleaseFinishedElsewhere) without losing anything of the winner's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import posixpath
+from collections.abc import Collection, Iterable
+
+from ..config import ReleaseConfig, config_digest, release_identity
+from ..io.errors import AccessDenied, AlreadyExists, NotFound, StorageError
+from ..io.storage import Storage, object_digest, open_storage
+from ..seeding import SEED_SCHEME
+from .errors import ReleaseExistsError, ReleaseFinishedElsewhere
+from .layout import CONFIG_MARKER, MANIFEST, RECEIPTS, WORK, receipt_path, release_ancestors
+from .manifest import FORMAT, ReleaseManifest, build_manifest, dump_manifest
+from .receipts import Receipt, parse_receipt
+
+log = logging.getLogger(__name__)
+
+
+def claim_release(config: ReleaseConfig, release: Storage) -> None:
+    """Refuse a finished release; record this config's digest on a new one, or check it on resume."""
+    if release.exists(MANIFEST):
+        raise ReleaseExistsError(finished_message(release))
+    digest = config_digest(config)
+    marker = json.dumps({"config_digest": digest}, sort_keys=True).encode()
+    try:
+        release.write_bytes(CONFIG_MARKER, marker)
+    except AlreadyExists:
+        try:
+            existing = json.loads(release.read_bytes(CONFIG_MARKER))
+        except NotFound:  # another run of it committed and cleaned up meanwhile
+            raise ReleaseExistsError(finished_message(release)) from None
+        if existing.get("config_digest") != digest:
+            raise ReleaseExistsError(
+                f"{release.uri} is an unfinished release of a different config "
+                f"({existing.get('config_digest')}, this one is {digest}); rerun the original config to "
+                f"finish it, or choose a new version") from None
+
+
+def finished_message(release: Storage) -> str:
+    return (f"{release.uri} is a finished release (it has a {MANIFEST}); releases are immutable: "
+            f"choose a new version")
+
+
+def refuse_nested_release(config: ReleaseConfig, release: Storage) -> None:
+    """A release may not be built inside another release (its shards would be strays there, and
+    `verify` of the outer one would fail), nor around one."""
+    for uri in release_ancestors(config):
+        outer = open_storage(uri.rstrip("/"), config.s3)
+        try:
+            if not outer.exists(MANIFEST):
+                continue
+            manifest = json.loads(outer.read_bytes(MANIFEST))
+        except (AccessDenied, NotFound, PermissionError, ValueError):
+            continue  # a level this identity may not read, or not a release manifest: nothing to refuse
+        if isinstance(manifest, dict) and str(manifest.get("format", "")).startswith(FORMAT.split("/")[0]):
+            raise ReleaseExistsError(
+                f"{release.uri} is inside the finished release {outer.uri}; a release may not hold another "
+                f"one: choose an output.uri outside it")
+    inner = next((rel for rel in release.list() if posixpath.basename(rel) == MANIFEST and rel != MANIFEST), None)
+    if inner is not None:
+        raise ReleaseExistsError(f"{release.uri} holds another release ({release.uri}/{inner}); a release may not "
+                                 f"hold another one: choose another name, version or output.uri")
+
+
+def completed_receipts(release: Storage, wanted: Collection[str]) -> dict[str, Receipt]:
+    """Receipts of the published shards among ``wanted`` (shard paths) whose bytes still match, by
+    path: a resumed job skips those. A receipt that does not parse is ignored (its shard is redone,
+    and the worker accepts the published shard if the bytes agree)."""
+    done: dict[str, Receipt] = {}
+    for rel in release.list(RECEIPTS):
+        try:
+            receipt = parse_receipt(release.read_bytes(rel), f"{release.uri}/{rel}")
+        except NotFound:
+            continue  # another run of this config finished and cleaned up meanwhile: found at commit
+        except ValueError as exc:
+            log.warning("%s; its shard is redone", exc)
+            continue
+        if receipt.path not in wanted or rel != receipt_path(receipt.path):
+            continue
+        found = object_digest(release, receipt.path)  # chunked: shards can be GiBs
+        if found is None:
+            continue  # the shard is gone: redo it
+        if found[0] != receipt.sha256:
+            # shards are create-once, so a rerun could not replace it: say so now, not after hours
+            raise StorageError(f"{release.uri}/{receipt.path} no longer matches the sha256 recorded when it "
+                               f"was published; it was changed behind the job's back. Remove it and "
+                               f"{rel}, then rerun to redo it")
+        done[receipt.path] = receipt
+    return done
+
+
+def commit_release(config: ReleaseConfig, release: Storage, receipts: Iterable[Receipt]) -> ReleaseManifest:
+    """Write the manifest (the commit), then remove the work area. Returns the manifest.
+
+    Two runs of one config may race to here; the manifest is create-once, so exactly one commits. The
+    other raises ReleaseFinishedElsewhere, after removing the work area too: the release is committed
+    by then, so nothing of the winner's can be lost, and the loser's workers may have written receipts
+    after the winner cleaned up.
+    """
+    manifest = build_manifest(
+        name=config.name, version=config.version, config=release_identity(config),
+        digest=config_digest(config), seed_scheme=SEED_SCHEME, receipts=receipts)
+    try:
+        release.write_bytes(MANIFEST, dump_manifest(manifest))
+    except AlreadyExists:
+        remove_work_area(release)
+        raise ReleaseFinishedElsewhere(finished_elsewhere_message(release)) from None
+    remove_work_area(release)
+    return manifest
+
+
+def committed_meanwhile(release: Storage) -> ReleaseFinishedElsewhere | None:
+    """After this run failed: if another run committed the release meanwhile, the error to raise (its
+    release stands; the work area is removed), else None."""
+    if not release.exists(MANIFEST):
+        return None
+    remove_work_area(release)
+    return ReleaseFinishedElsewhere(finished_elsewhere_message(release))
+
+
+def finished_elsewhere_message(release: Storage) -> str:
+    return (f"another run finished this release ({release.uri}) while this one was running; it is "
+            f"complete (same config): check it with `corrupter verify {release.uri}`")
+
+
+def remove_work_area(release: Storage) -> None:
+    """Delete ``_work/`` (the config claim and receipts); only ever after the manifest exists."""
+    release.delete(list(release.list(WORK)))
