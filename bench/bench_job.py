@@ -72,7 +72,8 @@ def cpu_seconds(pid: int) -> float:
 
 def is_worker(pid: int) -> bool:
     try:
-        return b"ShardActor" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        return b"UnitActor" in cmdline or b"ShardActor" in cmdline  # the pool's actor (ShardActor before 0.1)
     except OSError:
         return False
 

@@ -254,7 +254,11 @@ class RunConfig(_Strict):
     batch_size: int = Field(32, ge=1)
     variants_per_unit: int = Field(8, ge=1, description="variants computed from one decode of a shard")
     max_unit_failures: int = Field(3, ge=1, description="failures of one work unit before the job stops")
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    device: Literal["auto", "cpu", "cuda", "cpu-on-gpu-slots"] = Field(
+        "auto", description="auto: one worker per GPU where the cluster has GPUs, else CPU workers; cpu; cuda "
+        "(a worker on a node without CUDA fails at start, naming the node); cpu-on-gpu-slots: workers placed "
+        "on GPUs exactly as cuda places them, kernels on the CPU (to test GPU scheduling on logical GPUs, "
+        "e.g. ray start --num-gpus 1; same bytes as cpu)")
     threads_per_worker: int = Field(1, ge=1, description="CPUs (torch threads) per actor")
     worker_memory_mib: int | None = Field(
         1024, ge=1, le=1024**2, description="memory each actor reserves from Ray (MiB; null: none), so that no "

@@ -11,3 +11,8 @@ class JobFailed(RuntimeError):
 class WorkersCannotStart(JobFailed):
     """The actor pool cannot be placed on the cluster (refused before any work) or did not start in
     time; the message names the setting to change (run.* for a release) and the cluster's resources."""
+
+
+class WorkerDeviceUnavailable(RuntimeError):
+    """Raised in an actor given CUDA on a node where torch sees none: it names the node and the setting
+    (a worker never computes on the CPU instead)."""

@@ -10,6 +10,16 @@ How to use it:
 - A worker is a plain class (no Ray), built once per actor as ``cls(*args, device=DEVICE, **kwargs)``
   (DEVICE: "cpu" or "cuda", as the pool decides from the cluster and ``PoolOptions.device``); each
   unit runs as ``worker.run(unit) -> report``. Its set-up (assets, a model) happens once per actor.
+- Devices (``PoolOptions.device``): ``auto`` is one actor per GPU where the cluster has GPUs (more
+  with ``workers``: each then holds an equal share of one GPU), else a CPU pool; ``cuda`` and ``cpu``
+  force either. ``cpu-on-gpu-slots`` (GPU_SLOTS_ON_CPU) places the pool exactly as ``cuda`` would
+  (one actor per GPU, GPU shares) but builds the workers on the CPU: it tests GPU scheduling on
+  nodes whose GPUs are logical (``ray start --num-gpus 1``, ray.cluster_utils) and never runs a
+  kernel on a GPU. An actor given CUDA on a node where torch sees none fails at start, naming the
+  node and the setting; it never falls back to the CPU.
+- An auto-sized pool (``workers`` unset) looks for nodes that joined every ``rescan_s`` and starts
+  actors on them (while units are left); a node that leaves takes its actors' units with it, and
+  they are retried on the others (Ray restarts those actors when a node can hold them again).
 - A unit has a ``unit_id`` (str, unique) and pickles; a report pickles and stays small (counts,
   checksums, paths: actors read and write data themselves, only descriptions travel). A report with
   an int ``images`` attribute adds to the count on the progress bar. ``on_report(unit, report)``,
@@ -43,7 +53,7 @@ from tqdm import tqdm
 from ..io.errors import StorageError, TransientStorageError
 from ..io.redact import redact_urls
 from ..io.shards import ShardReadError
-from .errors import JobFailed, WorkersCannotStart
+from .errors import JobFailed, WorkerDeviceUnavailable, WorkersCannotStart
 from .loopback import cluster_address
 
 log = logging.getLogger(__name__)
@@ -51,6 +61,10 @@ log = logging.getLogger(__name__)
 # Errors that come back the same on every try: retrying them only delays the message.
 PERMANENT_ERRORS: tuple[type[BaseException], ...] = (ShardReadError, StorageError)
 RETRYABLE_ERRORS: tuple[type[BaseException], ...] = (TransientStorageError,)
+
+# PoolOptions.device: place the pool on GPUs as "cuda" would, compute on the CPU (see the docstring)
+GPU_SLOTS_ON_CPU = "cpu-on-gpu-slots"
+DEVICES = ("auto", "cpu", "cuda", GPU_SLOTS_ON_CPU)
 
 
 @dataclass(frozen=True)
@@ -76,8 +90,9 @@ class PoolOptions:
     workers: int | None = None  # None: one per GPU on GPUs, else as many as each node's CPUs and memory hold
     threads_per_worker: int = 1  # CPUs (torch threads) per actor
     worker_memory_mib: int | None = None  # Ray's memory resource reserved per CPU actor (None: none)
-    device: str = "auto"  # auto: cuda when the cluster has GPUs; cpu; cuda
+    device: str = "auto"  # one of DEVICES: auto (cuda when the cluster has GPUs), cpu, cuda, GPU_SLOTS_ON_CPU
     start_timeout_s: float = 300
+    rescan_s: float = 5.0  # how often an auto-sized pool looks for nodes that joined
     max_unit_failures: int = 3
     label: str = "units"  # the progress bar's
     names: Mapping[str, str] = field(default_factory=dict)
@@ -97,7 +112,9 @@ class PoolOptions:
 class UnitActor:
     """A Ray actor around one worker: built once, then many units."""
 
-    def __init__(self, spec: WorkerSpec, device: str) -> None:
+    def __init__(self, spec: WorkerSpec, device: str, setting: str) -> None:
+        if device == "cuda":
+            check_cuda_here(setting)
         self.worker, self.device = spec.build(device), device
 
     def run(self, unit: Any) -> Any:
@@ -105,6 +122,25 @@ class UnitActor:
 
     def ready(self) -> str:
         return self.device
+
+
+def check_cuda_here(setting: str) -> None:
+    """In an actor given CUDA: fail at start, naming this node and ``setting``, where torch sees no
+    CUDA device (a node with logical GPUs only, a CPU build of torch); never compute on the CPU instead."""
+    import os
+
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    context = ray.get_runtime_context()
+    node = next((n for n in ray.nodes() if n.get("NodeID") == context.get_node_id()), {})
+    raise WorkerDeviceUnavailable(
+        f"{setting} gives this worker CUDA, but node {node.get('NodeManagerAddress', '?')} (Ray node id "
+        f"{context.get_node_id()[:12]}) has no CUDA device torch can use (torch {torch.__version__}, "
+        f"CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')!r}); install a CUDA build of torch "
+        f"and the driver there, or choose the device: cpu, or {GPU_SLOTS_ON_CPU} to place workers on the "
+        f"GPUs and compute on the CPU")
 
 
 @dataclass
@@ -140,15 +176,21 @@ def _pool_shape(options: PoolOptions, nodes: list[dict[str, float]] | None = Non
     driver and Ray's own processes use about 0.05 of a core while workers work
     (docs/benchmarks.md); memory is what runs out first on a node with many cores.
     """
+    if options.device not in DEVICES:
+        raise WorkersCannotStart(f"{options.name('device')}={options.device!r} is not one of {', '.join(DEVICES)}")
     resources = ray.cluster_resources()
     gpus = int(resources.get("GPU", 0))
     threads = options.threads_per_worker
-    use_gpu = options.device == "cuda" or (options.device == "auto" and gpus > 0)
+    use_gpu = options.device in ("cuda", GPU_SLOTS_ON_CPU) or (options.device == "auto" and gpus > 0)
+    if options.device == GPU_SLOTS_ON_CPU and not gpus:
+        raise WorkersCannotStart(f"{options.name('device')}={GPU_SLOTS_ON_CPU} places workers on GPUs, but the "
+                                 f"cluster has none (logical ones do: ray start --num-gpus 1)")
     if use_gpu:
         workers = options.workers or max(gpus, 1)
         # Ray packs fractional GPUs within one device, so the share must divide 1: 3 actors on
         # 2 GPUs get 1/2 each (2 per GPU), never 2/3 (which leaves one actor unschedulable).
-        return workers, threads, 1 / math.ceil(workers / gpus) if gpus else 0, "cuda"
+        device = "cpu" if options.device == GPU_SLOTS_ON_CPU else "cuda"
+        return workers, threads, 1 / math.ceil(workers / gpus) if gpus else 0, device
     if options.workers:
         return options.workers, threads, 0, "cpu"
     fit = actors_that_fit(threads, 0, _alive_nodes() if nodes is None else nodes, worker_memory(options))
@@ -222,24 +264,37 @@ def run_units(spec: WorkerSpec, units: Sequence[Any], options: PoolOptions, *, a
     WorkersCannotStart when no worker can start."""
     began = time.monotonic()
     _connect(address)
-    workers, cpus, gpus, device = _pool_shape(options)
+    shape = _pool_shape(options)
+    workers, cpus, gpus, device = shape
     workers = min(workers, len(units))
     result = PoolResult(device=device)
     if not units:
         return result
-    memory = worker_memory(options) if device == "cpu" else 0
+    memory = worker_memory(options) if not gpus else 0
     warning = check_placement(options, workers, cpus, gpus, _alive_nodes(), memory)
     if warning:
         log.warning("%s", warning)
-    actors = [UnitActor.options(num_cpus=cpus, num_gpus=gpus, memory=memory or None).remote(spec, device)
-              for _ in range(workers)]
+    setting = f"{options.name('device')}={options.device}" + (
+        f" (the cluster has {ray.cluster_resources().get('GPU', 0):g} GPUs)" if options.device == "auto" else "")
+
+    def new_actor() -> Any:
+        return UnitActor.options(num_cpus=cpus, num_gpus=gpus, memory=memory or None).remote(spec, device, setting)
+
+    def wanted() -> int:
+        """Actors the cluster holds now, if the pool may grow (auto-sized, same shape), else 0."""
+        if options.workers:
+            return 0
+        now = _pool_shape(options)
+        return now[0] if now[1:] == shape[1:] else 0
+
     bar = tqdm(total=len(units), unit="unit", desc=options.label, disable=not progress, dynamic_ncols=True)
+    pool = _Pool(options, [new_actor() for _ in range(workers)], bar, result,
+                 describe or (lambda u: f"work unit {u.unit_id}"), on_report, began)
     try:
-        _Pool(options, actors, bar, result, describe or (lambda u: f"work unit {u.unit_id}"), on_report,
-              began).run(units)
+        pool.run(units, grow=(new_actor, wanted))
     finally:
         bar.close()
-        for actor in actors:
+        for actor in pool.actors:
             ray.kill(actor, no_restart=True)
     return result
 
@@ -253,7 +308,11 @@ class _Pool:
         self.options, self.bar, self.result, self.began = options, bar, result, began
         self.describe, self.on_report = describe, on_report
         self.timeout = options.start_timeout_s
-        self.starting = {actor.ready.remote(): actor for actor in actors}  # readiness -> actor
+        self.actors = list(actors)  # every actor made (killed at the end)
+        self.starting: dict[Any, Any] = {}  # readiness -> actor
+        self.asked: dict[Any, float] = {}  # readiness -> when the actor was made
+        for actor in actors:
+            self._starting(actor)
         self.recovering: dict[Any, Any] = {}  # ping -> actor: a failed actor is reused once it answers
         self.running: dict[Any, tuple[Any, Any]] = {}
         self.idle: list[Any] = []
@@ -261,29 +320,55 @@ class _Pool:
         self.started: set[Any] = set()
         self.failures: dict[str, int] = {}
 
-    def run(self, units: Sequence[Any]) -> None:
+    def _starting(self, actor: Any) -> None:
+        ref = actor.ready.remote()
+        self.starting[ref], self.asked[ref] = actor, time.monotonic()
+
+    def _grow(self, left: int, grow: tuple[Callable[[], Any], Callable[[], int]] | None) -> None:
+        """Start actors on nodes that joined: as many as the cluster now holds, at most one per unit left."""
+        if grow is None:
+            return
+        new_actor, wanted = grow
+        more = min(wanted(), left) - len(self.alive)
+        if more > 0:
+            log.info("the cluster grew: %d more worker(s)", more)
+        for _ in range(max(more, 0)):
+            actor = new_actor()
+            self.actors.append(actor)
+            self.alive.add(actor)
+            self._starting(actor)
+
+    def run(self, units: Sequence[Any], grow: tuple[Callable[[], Any], Callable[[], int]] | None = None) -> None:
+        """Every unit to completion. ``grow``: (make an actor, how many actors the cluster holds now),
+        asked every ``rescan_s``; None: the pool keeps its size."""
         queue = list(units)
-        began = last_event = time.monotonic()
+        last_event = next_scan = time.monotonic()
         warned = False
         while queue or self.running:
             while queue and self.idle:
                 actor, unit = self.idle.pop(), queue.pop(0)
                 self.running[actor.run.remote(unit)] = (actor, unit)
             now = time.monotonic()
+            if grow is not None and now >= next_scan:
+                self._grow(len(queue) + len(self.running), grow)
+                next_scan = now + self.options.rescan_s
+            deadlines = [next_scan] if grow is not None else []
             if not self.running:  # nothing is working: wait for a worker, but not forever
-                wait_s: float | None = max(last_event + self.timeout - now, 0)
+                deadlines.append(last_event + self.timeout)
             elif self.starting and not warned:
-                wait_s = max(began + self.timeout - now, 0)
-            else:
-                wait_s = None
+                deadlines.append(min(self.asked[r] for r in self.starting) + self.timeout)
+            wait_s = max(min(deadlines) - now, 0) if deadlines else None
             ready, _ = ray.wait([*self.running, *self.starting, *self.recovering], num_returns=1, timeout=wait_s)
             if not ready:
-                if not self.running:
+                now = time.monotonic()
+                if not self.running and now >= last_event + self.timeout:
                     raise WorkersCannotStart(self._no_worker_message())
-                log.warning("%d of %d worker(s) have not started after %gs (%s); the job runs on the %d "
-                            "that did", len(self.starting), len(self.alive), self.timeout, _free_now(),
-                            len(self.started))
-                warned = True
+                if self.running and self.starting and not warned and \
+                        now >= min(self.asked[r] for r in self.starting) + self.timeout:
+                    log.warning("%d of %d worker(s) have not started after %gs (%s); the job runs on the %d "
+                                "that did", len(self.starting), len(self.alive), self.timeout, _free_now(),
+                                len(self.started))
+                    warned = True
                 continue
             last_event = time.monotonic()
             ref = ready[0]
@@ -304,10 +389,12 @@ class _Pool:
     def _answered(self, ref: Any) -> None:
         """A starting or recovering actor answered its ping: ready, dead for good, or still restarting."""
         actor = self.starting.pop(ref) if ref in self.starting else self.recovering.pop(ref)
+        self.asked.pop(ref, None)
         try:
             ray.get(ref)
         except ActorDiedError as exc:  # will not come back (e.g. its set-up raises)
             self.alive.discard(actor)
+            log.warning("a worker died at start (%d left): %s", len(self.alive), _short(exc))
             if not self.alive:
                 raise JobFailed(f"every worker died; last error: {_short(exc)}. Completed units are kept: "
                                 f"rerun the same command to resume.") from None
