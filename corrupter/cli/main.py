@@ -1,16 +1,18 @@
-"""The ``corrupter`` command: run | verify | list | preview."""
+"""The ``corrupter`` command: run | status | verify | list | preview."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import os
 import sys
 
 from .. import ops
+from . import status
 
-# Exit statuses: 0 done; 1 verify found mismatches; 2 error (the message says what);
-# 3 another run of the same config finished the release while this one ran.
+# Exit statuses: 0 done; 1 verify found mismatches, or status found the release not finished; 2 error
+# (the message says what); 3 another run of the same config finished the release while this one ran.
 EXIT_FINISHED_ELSEWHERE = 3
 
 
@@ -19,7 +21,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from ..pipeline.driver import run_release
 
     config = load_config(args.config, args.set)  # every field checked before any work starts
-    summary = run_release(config, address=args.address, progress=not args.no_progress)
+    summary = run_release(config, address=args.address, progress=not args.no_progress, command=_command(args))
     print(f"release   {summary.release}")
     print(f"manifest  {summary.release}/manifest.json")
     print(f"images    {summary.images} written ({summary.quarantined} input samples quarantined)")
@@ -34,12 +36,24 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command(args: argparse.Namespace) -> list[str]:
+    """This run's command line, recorded in the release's claim so that `corrupter status` can say
+    how to resume it: the config by absolute path, every --set and --address as given."""
+    command = ["corrupter", "run", os.path.abspath(args.config)]
+    for override in args.set:
+        command += ["--set", override]
+    if args.address:
+        command += ["--address", args.address]
+    return command
+
+
 def _cmd_verify(args: argparse.Namespace) -> int:
+    from ..io.redact import refuse_userinfo
     from ..io.storage import open_storage
     from ..pipeline.plan import planned_shards
     from ..release.verify import verify_release
 
-    manifest, problems = verify_release(open_storage(args.release), planned_shards)
+    manifest, problems = verify_release(open_storage(refuse_userinfo(args.release, "release")), planned_shards)
     for p in problems:
         print(f"MISMATCH  {p.path}: {p.problem}")
     total = len(manifest.shards)
@@ -99,8 +113,8 @@ def _cmd_preview(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="corrupter", description=__doc__,
-        epilog="exit status: 0 done, 1 verify found mismatches, 2 error, 3 another run of the same config "
-               "finished the release while this one ran")
+        epilog="exit status: 0 done, 1 verify found mismatches or status found the release not finished, "
+               "2 error, 3 another run of the same config finished the release while this one ran")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every work unit")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -111,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--address", default=None, help="join a Ray cluster (HOST:PORT, or auto for the one `ray start` began here); default: a private local cluster, or the job's cluster under `ray job submit`")
     run.add_argument("--no-progress", action="store_true")
     run.set_defaults(func=_cmd_run)
+
+    status.add_parser(sub)
 
     verify = sub.add_parser("verify", help="re-check every shard of a release against its manifest")
     verify.add_argument("release", help="release directory or s3://bucket/prefix/NAME/VERSION")

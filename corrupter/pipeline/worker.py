@@ -311,12 +311,6 @@ class ShardWorker:
             raise StorageError(f"{out.shard.path}: {size} bytes exceed output.max_shard_bytes "
                                f"({self.config.output.max_shard_bytes}); split the input shard")
         digest = sha256_file(out.tmp_path)
-        variant = out.shard.variant
-        receipt = Receipt(
-            path=out.shard.path, corruption=variant.corruption, variant=variant.name, level=variant.level,
-            params=variant.param_dict, source=source, sha256=digest, bytes=size, samples=out.samples,
-            samples_read=state.read, samples_selected=state.read - state.not_selected,
-            quarantined=state.quarantined, device_type=self.device.type)
         try:
             self.release.publish_file(out.tmp_path, out.shard.path, digest)
         except AlreadyExists:
@@ -325,5 +319,11 @@ class ShardWorker:
             if existing is None or existing[0] != digest:
                 raise StorageError(f"{out.shard.path} exists with different content; the release "
                                    f"directory holds output of another config") from None
+        variant = out.shard.variant
+        receipt = Receipt(
+            path=out.shard.path, corruption=variant.corruption, variant=variant.name, level=variant.level,
+            params=variant.param_dict, source=source, sha256=digest, bytes=size, samples=out.samples,
+            samples_read=state.read, samples_selected=state.read - state.not_selected,
+            quarantined=state.quarantined, device_type=self.device.type, published_at=time.time())
         write_receipt(self.release, receipt)
         return receipt

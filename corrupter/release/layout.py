@@ -4,6 +4,7 @@
     manifest.json                          written last: the commit marker
     _work/config.json                      while unfinished: the digest of the config building it
     _work/receipts/SHARD.json              while unfinished: one receipt per published shard
+    _work/runs/START.json                  while unfinished: one per run of the job, when it started
 
 The work area goes when the manifest is written; a finished release holds shards and its manifest.
 """
@@ -21,6 +22,7 @@ MANIFEST = "manifest.json"
 WORK = "_work"
 CONFIG_MARKER = f"{WORK}/config.json"
 RECEIPTS = f"{WORK}/receipts"
+RUNS = f"{WORK}/runs"
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
 

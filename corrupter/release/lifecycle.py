@@ -1,6 +1,10 @@
 """How a release comes to be: claimed for one config, resumed from its receipts, committed once.
 
-    claim_release         refuse a finished release or another config's; record this config's digest
+    claim_release         refuse a finished release or another config's; record this config (its digest,
+                          the config itself and the command that runs it: what `corrupter status` reads)
+    read_claim            that record, as a Claim
+    record_run_start      each run (the first and every resume) says when it started
+    run_starts            when they started
     refuse_nested_release no release inside (or around) another one
     completed_receipts    the receipts of published shards whose bytes still match (a resume skips them)
     commit_release        write the manifest (create-once: the commit), then remove the work area
@@ -15,26 +19,49 @@ from __future__ import annotations
 import json
 import logging
 import posixpath
+import time
 from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from typing import Any
 
 from ..config import ReleaseConfig, config_digest, release_identity
 from ..io.errors import AccessDenied, AlreadyExists, NotFound, StorageError
+from ..io.redact import redact_urls
 from ..io.storage import Storage, object_digest, open_storage
 from ..seeding import SEED_SCHEME
 from .errors import ReleaseExistsError, ReleaseFinishedElsewhere
-from .layout import CONFIG_MARKER, MANIFEST, RECEIPTS, WORK, receipt_path, release_ancestors
+from .layout import CONFIG_MARKER, MANIFEST, RECEIPTS, RUNS, WORK, receipt_path, release_ancestors
 from .manifest import FORMAT, ReleaseManifest, build_manifest, dump_manifest
 from .receipts import Receipt, parse_receipt
 
 log = logging.getLogger(__name__)
 
 
-def claim_release(config: ReleaseConfig, release: Storage) -> None:
-    """Refuse a finished release; record this config's digest on a new one, or check it on resume."""
+@dataclass(frozen=True)
+class Claim:
+    """What ``_work/config.json`` records of an unfinished release (a claim written before the
+    config and the command were recorded has only the digest)."""
+
+    config_digest: str
+    config: dict[str, Any] | None = None  # the whole config, URLs' user info redacted
+    claimed_at: float | None = None  # Unix time of the first run's claim
+    command: list[str] | None = None  # the command line that started it (None: through the API)
+    cwd: str | None = None  # where it ran (relative paths in the config are relative to it)
+
+
+def claim_release(config: ReleaseConfig, release: Storage, command: list[str] | None = None,
+                  cwd: str | None = None) -> None:
+    """Refuse a finished release; record this config on a new one, or check its digest on resume.
+
+    The record (a Claim) holds the config and the command that started the job, so that `corrupter
+    status` can plan the release and say how to resume it; secrets never go in it (the user info of
+    URLs is redacted; the config holds no credentials)."""
     if release.exists(MANIFEST):
         raise ReleaseExistsError(finished_message(release))
     digest = config_digest(config)
-    marker = json.dumps({"config_digest": digest}, sort_keys=True).encode()
+    record = {"config_digest": digest, "config": config.model_dump(mode="json"), "claimed_at": time.time(),
+              "command": command, "cwd": cwd}
+    marker = redact_urls(json.dumps(record, sort_keys=True)).encode()
     try:
         release.write_bytes(CONFIG_MARKER, marker)
     except AlreadyExists:
@@ -47,6 +74,45 @@ def claim_release(config: ReleaseConfig, release: Storage) -> None:
                 f"{release.uri} is an unfinished release of a different config "
                 f"({existing.get('config_digest')}, this one is {digest}); rerun the original config to "
                 f"finish it, or choose a new version") from None
+
+
+def read_claim(release: Storage) -> Claim | None:
+    """The claim of an unfinished release; None where there is none (finished, or not a release).
+    ValueError where ``_work/config.json`` is not a claim."""
+    try:
+        data = release.read_bytes(CONFIG_MARKER)
+    except NotFound:
+        return None
+    try:
+        record = json.loads(data)
+        claim = Claim(**{k: record.get(k) for k in Claim.__dataclass_fields__})
+    except (ValueError, TypeError, AttributeError):
+        raise ValueError(f"{release.uri}/{CONFIG_MARKER} is not a release's claim") from None
+    if not isinstance(claim.config_digest, str) or not (claim.command is None or isinstance(claim.command, list)):
+        raise ValueError(f"{release.uri}/{CONFIG_MARKER} is not a release's claim")
+    return claim
+
+
+def record_run_start(release: Storage) -> None:
+    """Note that a run of the job starts now (the rate `corrupter status` gives is this run's)."""
+    now = time.time()
+    try:
+        release.write_bytes(f"{RUNS}/{time.time_ns()}.json", json.dumps({"started_at": now}).encode())
+    except AlreadyExists:  # two runs in the same nanosecond: one record says it
+        pass
+
+
+def run_starts(release: Storage) -> list[float]:
+    """When each recorded run started (records that do not parse are left out)."""
+    starts = []
+    for rel in release.list(RUNS):
+        try:
+            started = json.loads(release.read_bytes(rel)).get("started_at")
+        except (NotFound, ValueError, AttributeError):
+            continue
+        if isinstance(started, (int, float)):
+            starts.append(float(started))
+    return starts
 
 
 def finished_message(release: Storage) -> str:

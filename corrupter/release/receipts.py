@@ -44,6 +44,9 @@ class Receipt(Closed):
     samples_selected: Count  # kept by input.select (all read, without one): samples + quarantined
     quarantined: list[QuarantinedSample]
     device_type: str
+    # Unix time the shard was published: a record of the job's progress (`corrupter status`), never
+    # copied into the manifest, whose bytes say what was made, not when
+    published_at: float | None = None
 
     @model_validator(mode="before")
     @classmethod
