@@ -23,7 +23,7 @@ from corrupter.io.errors import StorageError
 from corrupter.pipeline.plan import plan_units
 from corrupter.pipeline.worker import ShardWorker
 from corrupter.release.layout import release_storage
-from corrupter.release.lifecycle import claim_release
+from corrupter.release.lifecycle import claim_release, record_run_start
 from tests.conftest import REPO
 from tests.processes import HEAD_TEMP_DIRS
 from tests.s3.conftest import clean_aws_env, corrupter_cli, finish_cli, start_cli
@@ -348,3 +348,32 @@ def test_a_release_inside_a_finished_release_on_s3_is_refused(job, s3_ray_addres
     assert inside.returncode == 2 and "inside the finished release" in inside.stderr, inside.stderr
     assert job.release_uri("outer") in inside.stderr
     assert job.keys("outer") == ["manifest.json"]
+
+
+def test_status_of_an_unfinished_then_a_finished_release_on_s3(job, builds):
+    """`corrupter status` reads an S3 release's own records: a job that died after one unit (its claim
+    made through an endpoint URL with a password, which neither the claim nor the output shows), then
+    a finished release."""
+    with_password = job.server.endpoint.replace("http://", f"http://corrupter:{PASSWORD}@")
+    config = load_config(DEMO, job.overrides("status", endpoint=with_password))
+    command = ["corrupter", "run", str(DEMO)]  # as `corrupter run` records it
+    for item in job.overrides("status", endpoint=with_password):
+        command += ["--set", item]
+    with aws_env(job.server):
+        release = release_storage(config)
+        claim_release(config, release, command, str(REPO))
+        record_run_start(release)
+        run_unit_in_process(config)
+        claim = release.read_bytes("_work/config.json")
+    assert PASSWORD.encode() not in claim and b"http://***@127.0.0.1" in claim
+    done = corrupter_cli("status", job.release_uri("status"), env=job.server.env())
+    assert done.returncode == 1, done.stderr
+    assert f"units     1 of {UNITS} done, {UNITS - 1} pending" in done.stdout
+    assert "shards    5 of 52 published, 47 pending" in done.stdout and "images    15 written" in done.stdout
+    assert f"resume    cd {REPO} && corrupter run {DEMO} --set output.uri={job.release_uri('status')[:-len('/demo/1.0.0')]}" \
+        in done.stdout
+    assert "s3.endpoint_url=http://***@127.0.0.1" in done.stdout and PASSWORD not in done.stdout + done.stderr
+    finished = corrupter_cli("status", job.release_uri("releases"), env=job.server.env())
+    assert finished.returncode == 0, finished.stderr
+    assert "state     finished: demo 1.0.0" in finished.stdout and "shards    52," in finished.stdout
+    assert f"check     corrupter verify {job.release_uri('releases')}" in finished.stdout
