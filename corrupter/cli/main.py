@@ -21,7 +21,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from ..pipeline.driver import run_release
 
     config = load_config(args.config, args.set)  # every field checked before any work starts
-    summary = run_release(config, address=args.address, progress=not args.no_progress, command=_command(args))
+    command, cwd = _command(args)
+    summary = run_release(config, address=args.address, progress=not args.no_progress, command=command, cwd=cwd)
     print(f"release   {summary.release}")
     print(f"manifest  {summary.release}/manifest.json")
     print(f"images    {summary.images} written ({summary.quarantined} input samples quarantined)")
@@ -36,15 +37,24 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _command(args: argparse.Namespace) -> list[str]:
-    """This run's command line, recorded in the release's claim so that `corrupter status` can say
-    how to resume it: the config by absolute path, every --set and --address as given."""
-    command = ["corrupter", "run", os.path.abspath(args.config)]
+# Set by Ray in the driver of a job given to `ray job submit` (ray.dashboard.modules.job.job_supervisor)
+RAY_JOB_MARKER = "RAY_JOB_CONFIG_JSON_ENV_VAR"
+
+
+def _command(args: argparse.Namespace) -> tuple[list[str], str | None]:
+    """This run's command line and directory, recorded in the release's claim so that `corrupter
+    status` can say how to resume it: the config by absolute path, every --set and --address as
+    given. A submitted Ray job runs in a copy of the working dir that is gone after the job, so it
+    is resumed by submitting it again: its entrypoint, config path as given, no directory."""
+    if os.environ.get(RAY_JOB_MARKER):
+        command = ["ray", "job", "submit", "--working-dir", ".", "--", "corrupter", "run", args.config]
+    else:
+        command = ["corrupter", "run", os.path.abspath(args.config)]
     for override in args.set:
         command += ["--set", override]
     if args.address:
         command += ["--address", args.address]
-    return command
+    return command, None if os.environ.get(RAY_JOB_MARKER) else os.getcwd()
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:

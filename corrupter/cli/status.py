@@ -71,6 +71,9 @@ def describe(status, now: float) -> list[str]:
     resume = status.resume_command()
     if resume:
         lines.append(f"resume    {resume}")
+        if status.command and status.command[0] == "ray":
+            lines.append("          (from the directory it was submitted from, with the cluster's address and token "
+                         "exported: deploy/README.md)")
     else:
         lines.append(f"resume    run the same config again (digest {status.config_digest}): no command is "
                      f"recorded (started through the Python API, or by an older corrupter)")

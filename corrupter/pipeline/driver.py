@@ -62,9 +62,10 @@ def check_inputs(units: list[WorkUnit]) -> None:
 
 
 def run_release(config: ReleaseConfig, *, address: str | None = None, progress: bool = True,
-                command: list[str] | None = None) -> Summary:
-    """Build the release described by ``config``; resumes an unfinished one. ``command``: the command
-    line that runs it, recorded in the claim for `corrupter status` to show how to resume."""
+                command: list[str] | None = None, cwd: str | None = None) -> Summary:
+    """Build the release described by ``config``; resumes an unfinished one. ``command`` (and the
+    directory ``cwd`` it runs in): the command line that runs it, recorded in the claim for
+    `corrupter status` to show how to resume."""
     keep_private_cluster_on_loopback(address)  # before Ray is imported
     from .ray_pool import PoolOptions, WorkerSpec, run_units  # Ray is imported only when a job actually runs
 
@@ -74,7 +75,7 @@ def run_release(config: ReleaseConfig, *, address: str | None = None, progress: 
     check_inputs(units)
     dry_run_variants(config, (o.variant for u in units for o in u.outputs))
     refuse_nested_release(config, release)
-    claim_release(config, release, command, os.getcwd() if command else None)
+    claim_release(config, release, command, cwd)
     record_run_start(release)
     done = completed_receipts(release, {o.path for u in units for o in u.outputs})
     pending = [u for u in units if not all(o.path in done for o in u.outputs)]

@@ -139,3 +139,17 @@ def test_publication_times_are_records_only_the_manifest_does_not_change(tmp_pat
         m.pop("created")
     assert manifests[0] == manifests[1] and "published_at" not in json.dumps(manifests[0])
     assert "published_at" not in (built / "manifest.json").read_text()
+
+
+def test_the_recorded_command_resumes_from_anywhere_or_by_resubmitting_a_ray_job(monkeypatch, tmp_path):
+    from corrupter.cli.main import RAY_JOB_MARKER, _command, build_parser
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(RAY_JOB_MARKER, raising=False)
+    args = build_parser().parse_args(["run", "my.yaml", "--set", "run.workers=2", "--address", "auto", "--no-progress"])
+    assert _command(args) == (["corrupter", "run", str(tmp_path / "my.yaml"), "--set", "run.workers=2",
+                               "--address", "auto"], str(tmp_path))
+    monkeypatch.setenv(RAY_JOB_MARKER, '{"metadata": {}}')  # the driver of a submitted job
+    command, cwd = _command(args)
+    assert command[:8] == ["ray", "job", "submit", "--working-dir", ".", "--", "corrupter", "run"]
+    assert command[8] == "my.yaml" and cwd is None  # the job's working dir is a copy that goes away
