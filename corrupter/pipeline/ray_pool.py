@@ -319,14 +319,16 @@ class _Pool:
         self.alive = set(actors)
         self.started: set[Any] = set()
         self.failures: dict[str, int] = {}
+        self.died_at_start = False
 
     def _starting(self, actor: Any) -> None:
         ref = actor.ready.remote()
         self.starting[ref], self.asked[ref] = actor, time.monotonic()
 
     def _grow(self, left: int, grow: tuple[Callable[[], Any], Callable[[], int]] | None) -> None:
-        """Start actors on nodes that joined: as many as the cluster now holds, at most one per unit left."""
-        if grow is None:
+        """Start actors on nodes that joined: as many as the cluster now holds, at most one per unit left.
+        Never after a worker died at start (its replacement could die the same way, again and again)."""
+        if grow is None or self.died_at_start:
             return
         new_actor, wanted = grow
         more = min(wanted(), left) - len(self.alive)
@@ -394,6 +396,7 @@ class _Pool:
             ray.get(ref)
         except ActorDiedError as exc:  # will not come back (e.g. its set-up raises)
             self.alive.discard(actor)
+            self.died_at_start = True
             log.warning("a worker died at start (%d left): %s", len(self.alive), _short(exc))
             if not self.alive:
                 raise JobFailed(f"every worker died; last error: {_short(exc)}. Completed units are kept: "
