@@ -122,8 +122,15 @@ def test_killed_driver_then_rerun_resumes_and_matches(undisturbed, ray_address, 
     job.wait()
     release = tmp_path / "demo" / "1.0.0"
     assert not (release / "manifest.json").exists()
-    rerun = run_cli("run", "configs/demo.yaml", "--address", ray_address, "--no-progress",
-                    "--set", f"output.uri={tmp_path}", *HEAVY)
+    # `corrupter status` says how far it got and the exact command that resumes it: run that command
+    status = run_cli("status", str(release))
+    assert status.returncode == 1 and re.search(r"units     \d+ of 90 done", status.stdout), status.stdout
+    resume = status.stdout.split("resume    ")[1].splitlines()[0]
+    assert resume.startswith(f"cd {REPO} && corrupter run {REPO}/configs/demo.yaml --set output.uri={tmp_path} ")
+    assert resume.endswith(f" --address {ray_address}"), resume
+    rerun = subprocess.run(["bash", "-c", resume], capture_output=True, text=True, timeout=600, check=False,
+                           env={**os.environ, **RAY_TEST_ENV,
+                                "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"})
     assert rerun.returncode == 0, rerun.stderr
     skipped = int(rerun.stdout.split("(")[2].split(" of ")[0])
     assert skipped >= 10, rerun.stdout  # only the missing units ran
