@@ -99,15 +99,14 @@ def run_one(job: dict) -> dict:
             ready.update(wall=time.monotonic(), cpu=cpu_by_process())
 
     end: dict[str, float] = {}
-    run_units = ray_pool.run_units
+    dispatch = ray_pool._Pool.run
 
-    def last_unit_snapshot(*args, **kwargs):  # ...and when the last unit is done (before the manifest)
-        result = run_units(*args, **kwargs)
+    def last_unit_snapshot(pool, *args, **kwargs):  # ...and when the last unit is done: before the
+        dispatch(pool, *args, **kwargs)               # pool kills its actors (and the manifest)
         end.update(wall=time.monotonic(), cpu=cpu_by_process())
-        return result
 
     ray_pool._Pool._answered = first_ready_snapshot
-    ray_pool.run_units = last_unit_snapshot
+    ray_pool._Pool.run = last_unit_snapshot
     began = time.monotonic()
     summary = run_release(config, progress=False)
     done = time.monotonic()
@@ -117,7 +116,7 @@ def run_one(job: dict) -> dict:
             "worker_rss_mib": summary.peak_worker_rss_bytes / 2**20,
             "driver_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "overhead_cores": others / (end["wall"] - ready["wall"]),
-            "worker_cpu_rate": summary.images / workers}
+            "worker_cpu_rate": summary.images / workers if workers else float("nan")}
 
 
 def cpu_by_process() -> dict[int, tuple[float, bool]]:
