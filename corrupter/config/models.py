@@ -14,6 +14,7 @@ from ..io.patterns import check_shard_patterns
 from .params import check_param
 from .ranges import count_values, expand
 from .selection import SelectConfig
+from .semver import check_semver
 
 _SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # whole string (fullmatch): no trailing newline
 MAX_NAME = 100  # name, version, split: each becomes a path component
@@ -280,6 +281,11 @@ class ReleaseConfig(_Strict):
     @classmethod
     def _slug(cls, value: str, info: Any) -> str:
         return _slug(value, info.field_name)
+
+    @field_validator("version")
+    @classmethod
+    def _semver(cls, value: str) -> str:
+        return check_semver(value)  # the catalogue orders versions by it (corrupter releases)
 
     @field_validator("seed", mode="before")
     @classmethod

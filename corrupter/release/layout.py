@@ -1,6 +1,7 @@
 """Where everything of a release lives, relative to its root ``OUTPUT/NAME/VERSION``:
 
     CORRUPTION/VARIANT/SPLIT-NNNNNN.tar    one shard per input shard and variant
+    ../index.json                          the benchmark's catalogue of versions (catalogue.py)
     manifest.json                          written last: the commit marker
     _work/config.json                      while unfinished: the digest of the config building it
     _work/receipts/SHARD.json              while unfinished: one receipt per published shard
@@ -52,6 +53,11 @@ def check_release_path(path: str) -> str:
 def release_storage(config: ReleaseConfig) -> Storage:
     """The release's root: ``output.uri/NAME/VERSION``."""
     return open_storage(config.output.uri, config.s3).child(f"{config.name}/{config.version}")
+
+
+def benchmark_storage(config: ReleaseConfig) -> Storage:
+    """The benchmark's root ``output.uri/NAME``: every version, and the catalogue (index.json)."""
+    return open_storage(config.output.uri, config.s3).child(config.name)
 
 
 def release_ancestors(config: ReleaseConfig) -> list[str]:

@@ -3,7 +3,8 @@
     claim_release         refuse a finished release or another config's; record this config's digest
     refuse_nested_release no release inside (or around) another one
     completed_receipts    the receipts of published shards whose bytes still match (a resume skips them)
-    commit_release        write the manifest (create-once: the commit), then remove the work area
+    commit_release        write the manifest (create-once: the commit), remove the work area, then
+                          record the release in the benchmark's catalogue (NAME/index.json)
     committed_meanwhile   after a failed run: did another run of the config commit the release?
 
 Two runs of one config may work on one release at once; the manifest is create-once, so exactly one
@@ -12,6 +13,7 @@ commits, and the other is told (ReleaseFinishedElsewhere) without losing anythin
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import posixpath
@@ -21,8 +23,9 @@ from ..config import ReleaseConfig, config_digest, release_identity
 from ..io.errors import AccessDenied, AlreadyExists, NotFound, StorageError
 from ..io.storage import Storage, object_digest, open_storage
 from ..seeding import SEED_SCHEME
+from .catalogue import record_release
 from .errors import ReleaseExistsError, ReleaseFinishedElsewhere
-from .layout import CONFIG_MARKER, MANIFEST, RECEIPTS, WORK, receipt_path, release_ancestors
+from .layout import CONFIG_MARKER, MANIFEST, RECEIPTS, WORK, benchmark_storage, receipt_path, release_ancestors
 from .manifest import FORMAT, ReleaseManifest, build_manifest, dump_manifest
 from .receipts import Receipt, parse_receipt
 
@@ -113,13 +116,25 @@ def commit_release(config: ReleaseConfig, release: Storage, receipts: Iterable[R
     manifest = build_manifest(
         name=config.name, version=config.version, config=release_identity(config),
         digest=config_digest(config), seed_scheme=SEED_SCHEME, receipts=receipts)
+    data = dump_manifest(manifest)
     try:
-        release.write_bytes(MANIFEST, dump_manifest(manifest))
+        release.write_bytes(MANIFEST, data)
     except AlreadyExists:
         remove_work_area(release)
         raise ReleaseFinishedElsewhere(finished_elsewhere_message(release)) from None
     remove_work_area(release)
+    catalogue(config, release, manifest, data)
     return manifest
+
+
+def catalogue(config: ReleaseConfig, release: Storage, manifest: ReleaseManifest, data: bytes) -> None:
+    """Record the committed release in NAME/index.json; if that fails the release stands, and the
+    error says how to record it later."""
+    try:
+        record_release(benchmark_storage(config), manifest, hashlib.sha256(data).hexdigest())
+    except StorageError as exc:
+        raise StorageError(f"{release.uri} is committed, but the catalogue was not updated ({exc}); record it "
+                           f"with `corrupter publish {release.uri} {config.output.uri}`") from None
 
 
 def committed_meanwhile(release: Storage) -> ReleaseFinishedElsewhere | None:

@@ -23,7 +23,7 @@ SAMPLE = REPO / "data" / "sample" / "val-000000.tar"  # 3 samples
 
 
 def small_config(out: Path, shards: list[Path] = (SAMPLE,), **fields) -> ReleaseConfig:
-    raw = {"name": "t", "version": "1", "input": {"shards": [str(s) for s in shards]},
+    raw = {"name": "t", "version": "1.0.0", "input": {"shards": [str(s) for s in shards]},
            "preprocess": {"max_pixels": BOMB_PIXELS},
            "corruptions": [{"name": "contrast", "severities": [1, 2]}],
            "output": {"uri": str(out)}, "run": {"variants_per_unit": 1}}
