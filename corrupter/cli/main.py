@@ -1,4 +1,4 @@
-"""The ``corrupter`` command: run | verify | list | preview."""
+"""The ``corrupter`` command: run | verify | list | preview | publish | releases | diff."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import sys
 
 from .. import ops
 
-# Exit statuses: 0 done; 1 verify found mismatches; 2 error (the message says what);
-# 3 another run of the same config finished the release while this one ran.
+# Exit statuses: 0 done; 1 verify found mismatches, or diff found B does not hold A byte for byte;
+# 2 error (the message says what); 3 another run of the same config finished the release while this one ran.
 EXIT_FINISHED_ELSEWHERE = 3
 
 
@@ -99,8 +99,8 @@ def _cmd_preview(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="corrupter", description=__doc__,
-        epilog="exit status: 0 done, 1 verify found mismatches, 2 error, 3 another run of the same config "
-               "finished the release while this one ran")
+        epilog="exit status: 0 done, 1 verify found mismatches (diff: B does not hold every object of A "
+               "byte for byte), 2 error, 3 another run of the same config finished the release while this one ran")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every work unit")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -128,6 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("--images", type=int, default=2, help="how many source images")
     preview.add_argument("--corruptions", nargs="*", default=None)
     preview.set_defaults(func=_cmd_preview)
+
+    from .diff import add_diff_command
+    from .publish import add_publish_commands
+
+    add_publish_commands(sub)
+    add_diff_command(sub)
     return parser
 
 

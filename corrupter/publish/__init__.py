@@ -1,0 +1,1 @@
+"""Publishing finished releases: copying one to object storage (copy.py, `corrupter publish`)."""
