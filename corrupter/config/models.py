@@ -282,6 +282,14 @@ class ReleaseConfig(_Strict):
     def _slug(cls, value: str, info: Any) -> str:
         return _slug(value, info.field_name)
 
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_text(cls, value: Any) -> Any:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):  # YAML reads 1.0 as a number
+            raise ValueError(f"version {value!r} is a number, not a semantic version: write it as a quoted "
+                             f"string MAJOR.MINOR.PATCH, e.g. \"1.0.0\"")
+        return value
+
     @field_validator("version")
     @classmethod
     def _semver(cls, value: str) -> str:
