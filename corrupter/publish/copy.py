@@ -71,11 +71,11 @@ def publish_release(source_uri: str, dest_root: str, s3_options: object | None =
                                      f"{where}); releases are immutable: publish under a new version")
         summary.already_published = True
     else:
-        _refuse_foreign_objects(dest, objects)
+        present = _refuse_foreign_objects(dest, objects)
         lock = threading.Lock()
 
         def copy_one(obj: ListedObject) -> None:
-            copied = _copy_object(source, dest, obj)
+            copied = _copy_object(source, dest, obj, obj.path in present)
             with lock:
                 if copied:
                     summary.copied += 1
@@ -113,11 +113,12 @@ def _existing_manifest(dest: Storage) -> bytes | None:
         return None
 
 
-def _refuse_foreign_objects(dest: Storage, objects: list[ListedObject]) -> None:
+def _refuse_foreign_objects(dest: Storage, objects: list[ListedObject]) -> set[str]:
     """Before copying anything: the destination holds nothing but objects of this release (a partial
-    copy of it, which the rerun completes)."""
+    copy of it, which the rerun completes). Returns the names there."""
     listed = {o.path for o in objects}
-    foreign = [rel for rel in dest.list() if rel not in listed]
+    present = set(dest.list())
+    foreign = sorted(present - listed)
     work = [rel for rel in foreign if rel.split("/")[0] == WORK]
     if work:
         raise ReleaseExistsError(f"{dest.uri} is an unfinished release being built there ({WORK}/ exists); "
@@ -126,13 +127,15 @@ def _refuse_foreign_objects(dest: Storage, objects: list[ListedObject]) -> None:
         shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
         raise ReleaseExistsError(f"{dest.uri} holds objects that are not part of this release ({shown}): a "
                                  f"different release is there; publish under another version")
+    return present
 
 
-def _copy_object(source: Storage, dest: Storage, obj: ListedObject) -> bool:
-    """Copy one object unless it is already at the destination with the right bytes. True if copied."""
-    head = dest.head(obj.path)
-    if head is not None:
-        _check_present(dest, obj, head)
+def _copy_object(source: Storage, dest: Storage, obj: ListedObject, listed_there: bool) -> bool:
+    """Copy one object unless it is already at the destination with the right bytes (only an object
+    the destination's listing showed is looked at first; one written meanwhile is refused by the
+    create-once write and checked then). True if copied."""
+    if listed_there:
+        _check_present(dest, obj, dest.head(obj.path))
         return False
     try:
         fh = source.open_read(obj.path)
