@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 import threading
@@ -24,12 +25,12 @@ from dataclasses import dataclass
 
 from ..config.semver import check_semver
 from ..io.content import ObjectHead
-from ..io.errors import AlreadyExists, ContentMismatch, NotFound
+from ..io.errors import AccessDenied, AlreadyExists, ContentMismatch, NotFound
 from ..io.storage import Storage, object_digest, open_storage
 from ..release.catalogue import record_release
 from ..release.errors import ManifestError, ReleaseExistsError, ShardMismatch, ShardMissing
-from ..release.layout import MANIFEST, WORK
-from ..release.manifest import manifest_bytes, parse_manifest
+from ..release.layout import MANIFEST, WORK, uri_ancestors
+from ..release.manifest import FORMAT, manifest_bytes, parse_manifest
 from ..release.objects import ListedObject, listed_objects
 
 log = logging.getLogger(__name__)
@@ -50,8 +51,7 @@ class PublishSummary:
     seconds: float = 0.0
 
 
-def publish_release(source_uri: str, dest_root: str, s3_options: object | None = None, *,
-                    on_object: Callable[[ListedObject, bool], None] | None = None) -> PublishSummary:
+def publish_release(source_uri: str, dest_root: str, s3_options: object | None = None) -> PublishSummary:
     """Copy the release at ``source_uri`` to ``dest_root/NAME/VERSION``; see the module's doc."""
     start = time.perf_counter()
     source = open_storage(source_uri.rstrip("/"), s3_options)
@@ -71,6 +71,7 @@ def publish_release(source_uri: str, dest_root: str, s3_options: object | None =
                                      f"{where}); releases are immutable: publish under a new version")
         summary.already_published = True
     else:
+        _refuse_inside_release(dest, s3_options)
         present = _refuse_foreign_objects(dest, objects)
         lock = threading.Lock()
 
@@ -82,8 +83,6 @@ def publish_release(source_uri: str, dest_root: str, s3_options: object | None =
                     summary.bytes_copied += obj.size or 0
                 else:
                     summary.skipped += 1
-            if on_object is not None:
-                on_object(obj, copied)
 
         _run_all(copy_one, objects)
         try:
@@ -111,6 +110,20 @@ def _existing_manifest(dest: Storage) -> bytes | None:
         return dest.read_bytes(MANIFEST)
     except NotFound:
         return None
+
+
+def _refuse_inside_release(dest: Storage, s3_options: object | None) -> None:
+    """No copy inside another release (``publish R R`` would put one inside the source): its objects
+    would be strays there, and `verify` of that release would fail."""
+    for uri in uri_ancestors(dest.uri):
+        outer = open_storage(uri.rstrip("/"), s3_options)
+        try:
+            found = json.loads(outer.read_bytes(MANIFEST))
+        except (AccessDenied, NotFound, PermissionError, ValueError):
+            continue  # nothing there, not a manifest, or a level this identity may not read
+        if isinstance(found, dict) and str(found.get("format", "")).startswith(FORMAT.split("/")[0]):
+            raise ReleaseExistsError(f"{dest.uri} is inside the release {outer.uri}; a release may not hold "
+                                     f"another one: choose a destination outside it")
 
 
 def _refuse_foreign_objects(dest: Storage, objects: list[ListedObject]) -> set[str]:

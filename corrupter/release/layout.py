@@ -63,10 +63,13 @@ def benchmark_storage(config: ReleaseConfig) -> Storage:
 def release_ancestors(config: ReleaseConfig) -> list[str]:
     """Every location above the release (its parent first), as a URI: where an enclosing release's
     manifest would be."""
-    base = config.output.uri
-    if is_s3_uri(base):
-        bucket, _, prefix = base[len("s3://"):].partition("/")
-        parts = [p for p in f"{prefix}/{config.name}/{config.version}".split("/") if p]
+    return uri_ancestors(f"{config.output.uri.rstrip('/')}/{config.name}/{config.version}")
+
+
+def uri_ancestors(uri: str) -> list[str]:
+    """Every location above ``uri`` (a directory or ``s3://bucket/prefix``), its parent first."""
+    if is_s3_uri(uri):
+        bucket, _, prefix = uri[len("s3://"):].partition("/")
+        parts = [p for p in prefix.split("/") if p]
         return [f"s3://{bucket}/" + "/".join(parts[:i]) for i in range(len(parts) - 1, -1, -1)]
-    here = (Path(base) / config.name / config.version).resolve()
-    return [str(p) for p in here.parents]
+    return [str(p) for p in Path(uri).resolve().parents]

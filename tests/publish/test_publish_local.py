@@ -161,3 +161,14 @@ def test_the_diff_command_prints_a_verdict_and_exits_by_it(built):
     assert changed.returncode == 1, changed.stderr
     assert "objects with different bytes (3):\n  clean/1/val-000000.tar" in changed.stdout
     assert "seed: \"0\" -> \"7\"" in changed.stdout and changed.stdout.splitlines()[-1].startswith("DIFFERENT")
+
+
+def test_publishing_inside_a_release_is_refused_and_onto_its_own_root_only_records_it(built, tmp_path):
+    with pytest.raises(ReleaseExistsError, match="is inside the release"):
+        publish_release(str(built["1.0.0"]), str(built["1.0.0"]))
+    assert not (built["1.0.0"] / "t").exists()
+    output = writable_copy(built["1.0.0"].parent.parent, tmp_path / "out")
+    (output / "t" / "index.json").unlink()  # a run whose catalogue update failed: publish records it
+    summary = publish_release(str(output / "t" / "1.0.0"), str(output))
+    assert summary.already_published and summary.catalogued and summary.copied == 0
+    assert [e.version for e in read_catalogue(LocalStorage(output / "t")).versions] == ["1.0.0"]
