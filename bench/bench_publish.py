@@ -34,9 +34,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from corrupter.publish.copy import publish_release  # noqa: E402
-from tests.publish.builds import synthetic_release  # noqa: E402
-from tests.s3.conftest import BUCKET, REGION, S3Server, _start_weed, _stop_weed, _wait_ready, weed_binary  # noqa: E402
+from corrupter.publish.copy import publish_release
+from tests.publish.builds import synthetic_release
+from tests.s3.conftest import BUCKET, REGION, S3Server, _start_weed, _stop_weed, _wait_ready, weed_binary
 
 MIB = 1024**2
 WORKLOADS = {  # name -> shard sizes in bytes
@@ -91,7 +91,7 @@ def main() -> None:
             total = sum(p.stat().st_size for p in release.rglob("*") if p.is_file())
             best = {"publish": 0.0, "x1": 0.0, "x4": 0.0}
             for _ in range(args.repeats):
-                for method in best:
+                for method in list(best):
                     prefix = f"bench-{uuid.uuid4().hex[:8]}"
                     start = time.perf_counter()
                     if method == "publish":

@@ -24,8 +24,9 @@ import os
 import posixpath
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO
 
 import boto3
 import urllib3.exceptions
@@ -39,10 +40,17 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
-from .errors import AccessDenied, AlreadyExists, ChangedMeanwhile, NotFound, StorageError, TransientStorageError
+from .content import ObjectHead
+from .errors import (
+    AccessDenied,
+    AlreadyExists,
+    ChangedMeanwhile,
+    NotFound,
+    StorageError,
+    TransientStorageError,
+)
 from .paths import check_relative
 from .redact import redact_urls
-from .content import ObjectHead
 
 log = logging.getLogger(__name__)
 

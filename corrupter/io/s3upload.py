@@ -23,8 +23,8 @@ from typing import Any, BinaryIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .errors import AlreadyExists
 from .content import check_content
+from .errors import AlreadyExists
 
 MULTIPART_THRESHOLD = 64 * 1024**2  # bytes; below it one PUT (what S3 and boto3 both handle best)
 PART_SIZE = 16 * 1024**2  # bytes; 10,000 parts at most: 156 GiB objects

@@ -17,8 +17,9 @@ import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO, Iterator, Protocol
+from typing import BinaryIO, Protocol
 
 from .content import ObjectHead, copy_checked
 from .errors import AlreadyExists, ChangedMeanwhile, NotFound, StorageError
@@ -58,7 +59,7 @@ def sha256_file(path: str) -> str:
         return _hash_stream(fh)[0]
 
 
-def object_digest(storage: "Storage", rel: str) -> tuple[str, int] | None:
+def object_digest(storage: Storage, rel: str) -> tuple[str, int] | None:
     """(sha256 hex, size) of a stored object; None if it does not exist."""
     try:
         with storage.open_read(rel) as fh:

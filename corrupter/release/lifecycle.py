@@ -25,7 +25,15 @@ from ..io.storage import Storage, object_digest, open_storage
 from ..seeding import SEED_SCHEME
 from .catalogue import record_release
 from .errors import ReleaseExistsError, ReleaseFinishedElsewhere
-from .layout import CONFIG_MARKER, MANIFEST, RECEIPTS, WORK, benchmark_storage, receipt_path, release_ancestors
+from .layout import (
+    CONFIG_MARKER,
+    MANIFEST,
+    RECEIPTS,
+    WORK,
+    benchmark_storage,
+    receipt_path,
+    release_ancestors,
+)
 from .manifest import FORMAT, ReleaseManifest, build_manifest, dump_manifest
 from .receipts import Receipt, parse_receipt
 

@@ -12,7 +12,7 @@ import pytest
 
 from corrupter.config import ConfigError, validate_config
 from corrupter.config.semver import semver_key
-from corrupter.io.errors import ChangedMeanwhile
+from corrupter.io.errors import ChangedMeanwhile, StorageError
 from corrupter.io.storage import LocalStorage
 from corrupter.release.catalogue import CatalogueError, read_catalogue, record_release
 from corrupter.release.manifest import parse_manifest
@@ -77,8 +77,8 @@ def test_recording_again_changes_nothing_and_another_manifest_is_refused(built, 
 
 @pytest.mark.parametrize("content, problem", [(b"{not json", "not valid JSON"),
                                               (b'{"format": "other"}', "not a catalogue"),
-                                              (b'{"format": "corrupter-catalogue/1", "name": "t", "latest": "1", '
-                                               b'"versions": []}', "latest")])
+                                              (b'{"format": "corrupter-catalogue/1", "name": "t", "latest": "1", "versions": []}',
+                                               "latest")])
 def test_a_damaged_catalogue_is_refused_not_overwritten(built, tmp_path, content, problem):
     benchmark = tmp_path / "t"
     benchmark.mkdir()
@@ -141,3 +141,13 @@ def test_releases_prints_the_versions_newest_first(built):
     assert lines[-1] == "3 version(s) of t; latest 1.1.0"
     with pytest.raises(CatalogueError, match="no catalogue there"):
         read_catalogue(LocalStorage(built["1.0.0"].parent.parent / "nothing"))
+
+
+def test_a_run_whose_catalogue_cannot_be_updated_keeps_its_release_and_says_how_to_record_it(tmp_path):
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "index.json").write_text("{damaged")
+    with pytest.raises(StorageError, match=r"1.0.0 is committed, but the catalogue was not updated \(.*not valid "
+                                           r"JSON.*record it with `corrupter publish .*/t/1.0.0 "):
+        build(tmp_path, "1.0.0")
+    assert (tmp_path / "t" / "1.0.0" / "manifest.json").is_file()
+    assert (tmp_path / "t" / "index.json").read_text() == "{damaged"

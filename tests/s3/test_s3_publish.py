@@ -27,7 +27,7 @@ from corrupter.release.catalogue import read_catalogue, record_release
 from corrupter.release.errors import ReleaseExistsError
 from corrupter.release.manifest import parse_manifest
 from corrupter.release.verify import verify_release
-from tests.publish.builds import BASE, build, synthetic_release, writable_copy
+from tests.publish.builds import BASE, build, synthetic_release
 from tests.s3.conftest import finish_cli, start_cli
 from tests.s3.faultproxy import FaultProxy
 
