@@ -28,7 +28,7 @@ from .errors import AlreadyExists
 
 MULTIPART_THRESHOLD = 64 * 1024**2  # bytes; below it one PUT (what S3 and boto3 both handle best)
 PART_SIZE = 16 * 1024**2  # bytes; 10,000 parts at most: 156 GiB objects
-PART_THREADS = 4  # parts in flight per object (each holds PART_SIZE of memory, twice that queued)
+PART_THREADS = 4  # parts in flight per object; one more is read ahead: 5 x PART_SIZE of memory at most
 META_SHA256 = "sha256"  # x-amz-meta-sha256: the whole object's sha256 (its checksum is per part)
 
 
@@ -86,7 +86,7 @@ def upload_multipart(storage: Any, key: str, fh: BinaryIO, size: int, sha256: st
                 if read > size:
                     break  # longer than expected: refused below, nothing more is sent
                 pending.append(pool.submit(send, len(parts) + len(pending) + 1, data))
-                while len(pending) >= 2 * PART_THREADS or (pending and pending[0].done()):
+                while len(pending) > PART_THREADS or (pending and pending[0].done()):
                     parts.append(pending.popleft().result())
             while pending:
                 parts.append(pending.popleft().result())
