@@ -179,6 +179,8 @@ def _verified_section() -> list[str]:
 
 def _reading_section(manifest: ReleaseManifest) -> list[str]:
     cells = cells_of(manifest)
+    if not cells:
+        return []
     directory, shards = next(iter(cells.items()))
     for name, candidate in cells.items():
         if candidate[0].corruption != "clean":
