@@ -9,7 +9,7 @@ import sys
 
 from .. import ops
 
-# Exit statuses: 0 done; 1 verify found mismatches, or diff found B does not hold A byte for byte;
+# Exit statuses: 0 done; 1 verify found mismatches, or diff found B does not hold A's shards byte for byte;
 # 2 error (the message says what); 3 another run of the same config finished the release while this one ran.
 EXIT_FINISHED_ELSEWHERE = 3
 
@@ -99,7 +99,7 @@ def _cmd_preview(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="corrupter", description=__doc__,
-        epilog="exit status: 0 done, 1 verify found mismatches (diff: B does not hold every object of A "
+        epilog="exit status: 0 done, 1 verify found mismatches (diff: B does not hold every shard of A "
                "byte for byte), 2 error, 3 another run of the same config finished the release while this one ran")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every work unit")
     sub = parser.add_subparsers(dest="command", required=True)

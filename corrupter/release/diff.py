@@ -1,6 +1,8 @@
 """What differs between two releases, from their manifests alone (`corrupter diff A B`): config fields
-(dotted names), software versions, cells added and removed, and objects (shards, listed files) whose
-bytes differ, so "is B a superset of A with the same bytes?" is one question with one answer.
+(dotted names), software versions, cells added and removed, shards whose bytes differ, and the other
+files the manifests list (metadata), so "is B a superset of A with the same bytes?" is one question
+with one answer. The answer is about the shards (the data); metadata files name their version and
+differ between any two versions, so they are listed but do not decide it.
 
 Nothing but the two manifests is read: the answer is about what they record. Whether the stored bytes
 still match their manifest is `corrupter verify`'s question.
@@ -24,24 +26,27 @@ class ReleaseDiff:
     software: list[tuple[str, str | None, str | None]] = field(default_factory=list)
     cells_added: list[str] = field(default_factory=list)  # "corruption/variant", in B only
     cells_removed: list[str] = field(default_factory=list)  # in A only
-    changed: list[str] = field(default_factory=list)  # objects in both with different sha256
-    added: list[str] = field(default_factory=list)  # objects in B only
-    removed: list[str] = field(default_factory=list)  # objects in A only
-    same: int = 0  # objects in both with the same sha256
+    changed: list[str] = field(default_factory=list)  # shards in both with different sha256
+    added: list[str] = field(default_factory=list)  # shards in B only
+    removed: list[str] = field(default_factory=list)  # shards in A only
+    same: int = 0  # shards in both with the same sha256
+    files_changed: list[str] = field(default_factory=list)  # other listed files (metadata), by the same rules
+    files_added: list[str] = field(default_factory=list)
+    files_removed: list[str] = field(default_factory=list)
 
     @property
     def b_holds_a(self) -> bool:
-        """Every object of A is in B with the same bytes (B is A, or a superset of it)."""
+        """Every shard of A is in B with the same bytes (B is A, or a superset of it)."""
         return not self.changed and not self.removed
 
     def verdict(self, a: str, b: str) -> str:
         if self.b_holds_a and not self.added:
-            return f"IDENTICAL BYTES: {b} holds exactly the {self.same} objects of {a}, byte for byte"
+            return f"IDENTICAL SHARDS: {b} holds exactly the {self.same} shards of {a}, byte for byte"
         if self.b_holds_a:
             cells = f" ({len(self.cells_added)} new cells)" if self.cells_added else ""
-            return (f"SUPERSET: {b} holds every one of the {self.same} objects of {a} with the same bytes, and "
+            return (f"SUPERSET: {b} holds every one of the {self.same} shards of {a} with the same bytes, and "
                     f"adds {len(self.added)}{cells}")
-        return (f"DIFFERENT: {len(self.changed)} objects of {a} have other bytes in {b}, {len(self.removed)} are "
+        return (f"DIFFERENT: {len(self.changed)} shards of {a} have other bytes in {b}, {len(self.removed)} are "
                 f"not in it ({self.same} the same, {len(self.added)} added)")
 
 
@@ -54,16 +59,17 @@ def diff_releases(a: ReleaseManifest, b: ReleaseManifest, where_a: str, where_b:
     cells_a = {f"{s.corruption}/{s.variant}" for s in a.shards}
     cells_b = {f"{s.corruption}/{s.variant}" for s in b.shards}
     result.cells_added, result.cells_removed = sorted(cells_b - cells_a), sorted(cells_a - cells_b)
-    objects_a = {o.path: o.sha256 for o in listed_objects(a, where_a)}
-    objects_b = {o.path: o.sha256 for o in listed_objects(b, where_b)}
+    objects_a = {o.path: o for o in listed_objects(a, where_a)}
+    objects_b = {o.path: o for o in listed_objects(b, where_b)}
     for path in sorted(set(objects_a) | set(objects_b)):
+        shard = (objects_a.get(path) or objects_b[path]).kind == "shards"
         if path not in objects_b:
-            result.removed.append(path)
+            (result.removed if shard else result.files_removed).append(path)
         elif path not in objects_a:
-            result.added.append(path)
-        elif objects_a[path] != objects_b[path]:
-            result.changed.append(path)
-        else:
+            (result.added if shard else result.files_added).append(path)
+        elif objects_a[path].sha256 != objects_b[path].sha256:
+            (result.changed if shard else result.files_changed).append(path)
+        elif shard:
             result.same += 1
     return result
 

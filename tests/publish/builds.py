@@ -10,15 +10,39 @@ import os
 import shutil
 from pathlib import Path
 
+import torch
+
+from corrupter.pipeline.plan import plan_units
+from corrupter.pipeline.worker import ShardWorker
+from corrupter.publish.metadata import write_metadata
+from corrupter.release.layout import release_storage
+from corrupter.release.lifecycle import claim_release, commit_release
 from corrupter.release.manifest import FORMAT
-from tests.pipeline.releases import SAMPLE, build_release, small_config
+from tests.pipeline.releases import SAMPLE, small_config
 
 BASE = [{"name": "clean"}, {"name": "contrast", "severities": [1]}, {"name": "fog", "severities": [1]}]
 
 
 def build(out: Path, version: str, corruptions: list[dict] = BASE, **fields) -> Path:
-    """A real release ``out/t/VERSION`` of one input shard (3 samples)."""
-    return build_release(small_config(out, [SAMPLE], version=version, corruptions=corruptions, **fields))
+    """A real release ``out/t/VERSION`` of one input shard (3 samples), with its metadata files, as
+    `corrupter run` writes it (the real worker and commit, in this process)."""
+    config = small_config(out, [SAMPLE], version=version, corruptions=corruptions, **fields)
+    threads = torch.get_num_threads()
+    release = release_storage(config)
+    claim_release(config, release)
+    try:
+        worker = ShardWorker(config, "cpu")
+        receipts = [r for unit in plan_units(config) for r in worker.run(unit).receipts]
+    finally:
+        torch.set_num_threads(threads)
+    commit_release(config, release, receipts, lambda manifest: write_metadata(config, release, manifest))
+    return Path(release.uri)
+
+
+def object_count(release: Path) -> int:
+    """How many objects the release's manifest lists: its shards and its (metadata) files."""
+    manifest = json.loads((release / "manifest.json").read_text())
+    return len(manifest["shards"]) + len(manifest.get("files", []))
 
 
 def writable_copy(release: Path, target: Path) -> Path:
@@ -51,9 +75,9 @@ def synthetic_release(root: Path, version: str, sizes: list[int], name: str = "b
                 "seed_scheme": "s", "sources": [{"uri": "in.tar", "sha256": "0" * 64, "bytes": 1, "samples_read": 1,
                                                   "samples_selected": 1, "samples_quarantined": 0, "errors": [],
                                                   "samples_ok": 1}],
-                "shards": shards, "quarantined": [], "totals": totals}
+                "shards": shards, "files": [], "quarantined": [], "totals": totals}
     (release / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return release
 
 
-__all__ = ["BASE", "SAMPLE", "build", "synthetic_release", "writable_copy"]
+__all__ = ["BASE", "SAMPLE", "build", "object_count", "synthetic_release", "writable_copy"]

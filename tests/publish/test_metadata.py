@@ -124,7 +124,7 @@ def test_what_the_card_config_leaves_out_the_card_says_is_missing(two):
     for missing in ("card.description", "card.authors", "card.homepage", "card.license", "card.source_citation",
                     "card.metadata_license"):
         assert f"({missing}" in text, missing
-    assert "\nlicense: unknown\n" in text and "# t 1\n" in text  # the title falls back to NAME VERSION
+    assert "\nlicense: unknown\n" in text and "# t 1.0.0\n" in text  # the title falls back to NAME VERSION
     cff = yaml.safe_load(citation_cff(manifest, CardConfig()))
     assert cff["authors"] == [{"name": "not given (card.authors in the release config)"}]
 
