@@ -5,7 +5,6 @@ destination and a tampered or unfinished source are refused. (Against S3: tests/
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 import pytest
@@ -14,11 +13,10 @@ from corrupter.io.errors import TransientStorageError
 from corrupter.io.storage import LocalStorage
 from corrupter.publish.copy import publish_release
 from corrupter.release import ReleaseNotFinished, ShardMismatch
-from corrupter.release._schema import Closed
 from corrupter.release.catalogue import read_catalogue
 from corrupter.release.diff import diff_releases
 from corrupter.release.errors import ReleaseExistsError
-from corrupter.release.manifest import ReleaseManifest, read_manifest
+from corrupter.release.manifest import read_manifest
 from tests.conftest import run_cli
 from tests.publish.builds import BASE, build, object_count, writable_copy
 
