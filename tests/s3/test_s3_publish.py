@@ -31,6 +31,8 @@ from tests.publish.builds import BASE, build, object_count, synthetic_release
 from tests.s3.conftest import finish_cli, start_cli
 from tests.s3.faultproxy import FaultProxy
 
+pytestmark = pytest.mark.s3
+
 MIB = 1024**2
 
 
