@@ -1,4 +1,4 @@
-"""The ``corrupter`` command: run | verify | list | preview."""
+"""The ``corrupter`` command: run | verify | list | preview | evaluate."""
 
 from __future__ import annotations
 
@@ -128,6 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("--images", type=int, default=2, help="how many source images")
     preview.add_argument("--corruptions", nargs="*", default=None)
     preview.set_defaults(func=_cmd_preview)
+
+    from . import evaluate
+
+    evaluate.add_parser(sub)
     return parser
 
 

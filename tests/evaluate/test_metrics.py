@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from corrupter.evaluate.metrics import ALEXNET_CLEAN_ERR, ALEXNET_ERR, mce_summary, summarise
+from corrupter.evaluation.metrics import ALEXNET_CLEAN_ERR, ALEXNET_ERR, mce_summary, summarise
 
 # hendrycks/robustness's AlexNet errors in ImageNet-C's order (google-research/augmix ALEXNET_ERR).
 PUBLISHED = [0.886428, 0.894468, 0.922640, 0.819880, 0.826268, 0.785948, 0.798360, 0.866816, 0.826572,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from corrupter.evaluate.models import ModelSpecError, Normalized, load_model, parse_model_spec
+from corrupter.evaluation.models import ModelSpecError, Normalized, load_model, parse_model_spec
 
 
 def tiny_classifier() -> torch.nn.Module:

@@ -6,7 +6,7 @@ import io
 
 from PIL import Image
 
-from corrupter.evaluate.plots import error_by_level_png, fourier_heatmap_png, fourier_heatmaps
+from corrupter.evaluation.plots import error_by_level_png, fourier_heatmap_png, fourier_heatmaps
 
 
 def sweep_cell(i, j, norm, error):

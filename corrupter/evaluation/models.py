@@ -74,6 +74,18 @@ def parse_model_spec(spec: str, weights: str | None = None) -> ModelSpec:
     return parsed
 
 
+def check_model(spec: ModelSpec) -> None:
+    """The cheap half of ``load_model``, run before any worker starts: the function imports, the
+    architecture exists, the weights are there. Builds nothing."""
+    kind, name = spec.kind, spec.spec.split(":", 1)[1]
+    if kind == "function":
+        _function(spec)
+    elif kind == "torchvision":
+        _torchvision_weights(spec, name)
+    else:
+        _timm_weights(spec, name)
+
+
 def load_model(spec: ModelSpec) -> nn.Module:
     """The classifier, in eval mode, on the CPU."""
     loaders: dict[str, Callable[[ModelSpec], nn.Module]] = {
@@ -84,7 +96,7 @@ def load_model(spec: ModelSpec) -> nn.Module:
     return model.eval()
 
 
-def _from_function(spec: ModelSpec) -> nn.Module:
+def _function(spec: ModelSpec) -> Callable[[], nn.Module]:
     module_name, function_name = spec.spec.split(":", 1)
     try:
         module = importlib.import_module(module_name)
@@ -93,7 +105,11 @@ def _from_function(spec: ModelSpec) -> nn.Module:
     function = getattr(module, function_name, None)
     if not callable(function):
         raise ModelSpecError(f"--model {spec.spec}: {module_name} has no function {function_name}")
-    return function()
+    return function
+
+
+def _from_function(spec: ModelSpec) -> nn.Module:
+    return _function(spec)()
 
 
 def _load_state_dict(model: nn.Module, path: str, spec: str) -> None:
@@ -112,14 +128,13 @@ def _load_state_dict(model: nn.Module, path: str, spec: str) -> None:
         raise ModelSpecError(f"--weights {path} does not fit {spec}: {first}") from None
 
 
-def _from_torchvision(spec: ModelSpec) -> nn.Module:
+def _torchvision_weights(spec: ModelSpec, name: str):
+    """(weights file, torchvision's default weights entry) of a torchvision: spec."""
     import torchvision
 
-    name = spec.spec.split(":", 1)[1]
     try:
-        model = torchvision.models.get_model(name, weights=None)
         default = torchvision.models.get_model_weights(name).DEFAULT
-    except ValueError:
+    except (ValueError, KeyError):
         raise ModelSpecError(f"--model {spec.spec}: torchvision has no model {name!r}") from None
     path = spec.weights or _torch_hub_cached(default.url)
     if path is None:
@@ -127,6 +142,15 @@ def _from_torchvision(spec: ModelSpec) -> nn.Module:
         raise ModelSpecError(
             f"--model {spec.spec}: no weights. corrupter downloads nothing: pass --weights FILE (a state "
             f"dict), or place {Path(default.url).name} (from {default.url}) at {cache}")
+    return path, default
+
+
+def _from_torchvision(spec: ModelSpec) -> nn.Module:
+    import torchvision
+
+    name = spec.spec.split(":", 1)[1]
+    path, default = _torchvision_weights(spec, name)
+    model = torchvision.models.get_model(name, weights=None)
     _load_state_dict(model, path, spec.spec)
     transforms = default.transforms()
     return Normalized(model, tuple(transforms.mean), tuple(transforms.std))
@@ -137,12 +161,11 @@ def _torch_hub_cached(url: str) -> str | None:
     return str(path) if path.is_file() else None
 
 
-def _from_timm(spec: ModelSpec) -> nn.Module:
+def _timm_weights(spec: ModelSpec, name: str) -> str:
     try:
         import timm
     except ImportError:
         raise ModelSpecError(f"--model {spec.spec}: timm is not installed (pip install 'corrupter[timm]')") from None
-    name = spec.spec.split(":", 1)[1]
     if not timm.is_model(name) and not timm.list_models(name):
         raise ModelSpecError(f"--model {spec.spec}: timm has no model {name!r}")
     path = spec.weights or _hf_cached(timm.models.get_pretrained_cfg(name))
@@ -150,6 +173,14 @@ def _from_timm(spec: ModelSpec) -> nn.Module:
         raise ModelSpecError(
             f"--model {spec.spec}: no weights in the local Hugging Face cache, and corrupter downloads "
             f"nothing: pass --weights FILE (a state dict or .safetensors)")
+    return path
+
+
+def _from_timm(spec: ModelSpec) -> nn.Module:
+    import timm
+
+    name = spec.spec.split(":", 1)[1]
+    path = _timm_weights(spec, name)
     model = timm.create_model(name, pretrained=False)
     _load_state_dict(model, path, spec.spec)
     config = timm.data.resolve_data_config({}, model=model)
