@@ -19,7 +19,7 @@ import corrupter
 from corrupter.evaluation.models import ModelSpec
 from corrupter.evaluation.records import RECORDS, Identity, ResultsExist, claim, write_record
 from corrupter.evaluation.selection import NoCellsMatch, select_cells
-from corrupter.evaluation.worker import EvalWorker, ModelOutputError, ShardUnit
+from corrupter.evaluation.worker import EvalWorker, ModelOutputError, ShardCounts, ShardUnit
 from corrupter.io.storage import LocalStorage
 from corrupter.release import ReleaseNotFinished, ShardMismatch
 from tests.conftest import run_cli
@@ -167,3 +167,26 @@ def test_results_come_from_the_records_of_every_shard(built, tmp_path, model):
     csv_rows = (out / "results.csv").read_text().splitlines()
     assert csv_rows[0].startswith("corruption,variant,severity,params,samples") and len(csv_rows) == 4
     assert "| contrast |" in (out / "report.md").read_text()
+
+
+def test_a_model_spec_that_does_not_import_is_refused_before_any_work(built, tmp_path):
+    from corrupter.evaluation.models import ModelSpecError
+
+    with pytest.raises(ModelSpecError, match="cannot import no_such_module_xyz"):
+        corrupter.evaluate(str(built), "no_such_module_xyz:build", str(tmp_path / "results"))
+    assert not (tmp_path / "results").exists()
+
+
+def test_shards_counted_by_different_weights_are_not_mixed(built, tmp_path):
+    """A resume whose records came from another state of the model (its function or weights file
+    changed between runs): the parameter digests differ, and no results are written."""
+    out = tmp_path / "results"
+    opened = corrupter.open_release(str(built))
+    identity = Identity(release_uri=opened.uri, manifest_sha256=opened.manifest_sha256, model=ModelSpec(MODEL).describe())
+    claim(LocalStorage(out), identity)
+    for number, shard in enumerate(opened.manifest.shards):
+        digest = ("a" if number else "b") * 64
+        write_record(LocalStorage(out), identity, ShardCounts(shard.path, 3, 1, 2, digest, "cpu", 0.0))
+    with pytest.raises(ResultsExist, match=r"counted by models with different weights \(2 parameter digests"):
+        corrupter.evaluate(str(built), MODEL, str(out), progress=False)
+    assert not (out / "results.json").exists()
