@@ -41,7 +41,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"time      {done.seconds:.1f} s, {done.images} images on {done.workers} {done.device} worker(s), "
               f"{done.images_per_second:.1f} images/s ({done.startup_seconds:.1f} s of it starting Ray and "
               f"the workers)")
+        print(f"workers   {done.worker_seconds:.1f} s on shards, {done.forward_seconds:.1f} s of it in the model; "
+              f"reading, verifying and decoding added {_overhead(done)}")
     return 0
+
+
+def _overhead(done) -> str:
+    if not done.forward_seconds:
+        return "n/a"
+    return f"{100 * (done.worker_seconds / done.forward_seconds - 1):.0f}%"
 
 
 def _percent(value: float | None) -> str:

@@ -35,6 +35,8 @@ class EvaluationSummary:
     workers: int = 0
     device: str = "cpu"
     startup_seconds: float = 0.0
+    worker_seconds: float = 0.0  # the units' time in the workers, summed
+    forward_seconds: float = 0.0  # of which in the model: the rest is reading, verifying, decoding
     summary: dict[str, Any] = field(default_factory=dict)  # results.json's
 
     @property
@@ -94,6 +96,8 @@ def evaluate(release: str, model: str, out: str, *, weights: str | None = None,
             done[path] = {"samples": counts.samples, "top1_correct": counts.top1_correct,
                           "top5_correct": counts.top5_correct}
             digests.add(counts.parameters_sha256)
+            summary.worker_seconds += counts.seconds
+            summary.forward_seconds += counts.forward_seconds
         summary.images, summary.workers, summary.device = pool.images, pool.workers, pool.device
         summary.startup_seconds = pool.startup_seconds
     if len(digests) > 1:

@@ -43,7 +43,8 @@ class ShardCounts:
     top5_correct: int
     parameters_sha256: str  # of the model that counted them (resume refuses to mix models)
     device: str
-    seconds: float
+    seconds: float  # the whole unit: open, read, sha256, decode, classify
+    forward_seconds: float  # of which in the model (uint8 -> float, forward, top-5): the bound
 
     @property
     def images(self) -> int:  # the pool's progress bar counts these
@@ -84,13 +85,16 @@ class EvalWorker:
     def run(self, unit: ShardUnit) -> ShardCounts:
         start = time.perf_counter()
         samples = top1 = top5 = 0
+        forward = 0.0
         # The shard's counts are returned only when read_shard has run to its end: then its bytes were
         # the manifest's. A mismatch raises from inside the loop and nothing of the shard is kept.
         for images, labels in self._batches(self.release.read_shard(self.release.shard(unit.shard))):
+            began = time.perf_counter()
             correct1, correct5 = self._classify(images, labels, unit.shard)
+            forward += time.perf_counter() - began
             samples, top1, top5 = samples + len(labels), top1 + correct1, top5 + correct5
         return ShardCounts(unit.shard, samples, top1, top5, self.parameters_sha256, self.device.type,
-                           time.perf_counter() - start)
+                           time.perf_counter() - start, forward)
 
     def _batches(self, samples: Iterator[Sample]) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """``batch_size`` samples at a time as (uint8 (B, 3, H, W), labels); a change of image size

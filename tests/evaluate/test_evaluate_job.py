@@ -71,6 +71,7 @@ def test_the_worker_counts_a_shard_as_a_direct_forward_pass(built, model):
         counts = evaluator.run(ShardUnit(shard))
         assert (counts.samples, counts.top1_correct, counts.top5_correct) == direct_counts(built / shard, model)
         assert counts.images == 3 and counts.device == "cpu" and len(counts.parameters_sha256) == 64
+        assert 0 < counts.forward_seconds < counts.seconds
     assert sum(evaluator.run(ShardUnit(f"clean/1/val-00000{i}.tar")).top5_correct for i in (0, 1)) > 0
 
 
@@ -186,7 +187,7 @@ def test_shards_counted_by_different_weights_are_not_mixed(built, tmp_path):
     claim(LocalStorage(out), identity)
     for number, shard in enumerate(opened.manifest.shards):
         digest = ("a" if number else "b") * 64
-        write_record(LocalStorage(out), identity, ShardCounts(shard.path, 3, 1, 2, digest, "cpu", 0.0))
+        write_record(LocalStorage(out), identity, ShardCounts(shard.path, 3, 1, 2, digest, "cpu", 0.0, 0.0))
     with pytest.raises(ResultsExist, match=r"counted by models with different weights \(2 parameter digests"):
         corrupter.evaluate(str(built), MODEL, str(out), progress=False)
     assert not (out / "results.json").exists()
