@@ -5,8 +5,9 @@ Errors are fractions in [0, 1] everywhere; reports print them as percentages.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 # AlexNet's top-1 error per ImageNet-C corruption, averaged over severities 1..5: the normalisers of
 # CE, published with hendrycks/robustness and repeated as ALEXNET_ERR in google-research/augmix

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import io
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 HEATMAP_CORRUPTION = "fourier_basis_noise"
 

@@ -14,7 +14,16 @@ from ..io.storage import is_s3_uri, open_storage
 from ..pipeline.loopback import keep_private_cluster_on_loopback
 from ..release import open_release
 from .models import check_model, parse_model_spec
-from .records import Identity, ResultsExist, as_counts, claim, clear_work, read_records, refuse_finished, write_record
+from .records import (
+    Identity,
+    ResultsExist,
+    as_counts,
+    claim,
+    clear_work,
+    read_records,
+    refuse_finished,
+    write_record,
+)
 from .results import build_results, cell_results, write_results
 from .selection import select_cells
 from .worker import ModelOutputError, ShardCounts, ShardUnit
