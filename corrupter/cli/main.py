@@ -89,7 +89,7 @@ def _fmt(value: object) -> str:
 
 
 def _cmd_preview(args: argparse.Namespace) -> int:
-    from .preview import write_preview
+    from ..publish.preview import write_preview
 
     path = write_preview(args.release, args.out, images=args.images, corruptions=args.corruptions)
     print(f"preview   {path}")

@@ -11,6 +11,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 from .. import ops
 from ..io.limits import DEFAULT_MAX_MEMBER_BYTES, DEFAULT_NUM_CLASSES, MAX_SHARDS
 from ..io.patterns import check_shard_patterns
+from .card import CardConfig
 from .params import check_param
 from .ranges import count_values, expand
 from .selection import SelectConfig
@@ -275,6 +276,8 @@ class ReleaseConfig(_Strict):
     output: OutputConfig = OutputConfig()
     s3: S3Config = S3Config()
     run: RunConfig = RunConfig()
+    card: CardConfig = Field(CardConfig(), description="title, description, authors, the input's license, "
+                             "citation, homepage: for the dataset card (README.md) and CITATION.cff")
 
     @field_validator("name", "version")
     @classmethod

@@ -1,4 +1,5 @@
-"""The job: plan, skip what is done, run the rest on a pool of Ray actors, then write the manifest."""
+"""The job: plan, skip what is done, run the rest on a pool of Ray actors, then write the metadata
+files and the manifest."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from ..release.lifecycle import (
     completed_receipts,
     refuse_nested_release,
 )
+from ..publish.metadata import write_metadata
 from .dryrun import dry_run_variants
 from .errors import JobFailed
 from .loopback import keep_private_cluster_on_loopback
@@ -92,7 +94,8 @@ def run_release(config: ReleaseConfig, *, address: str | None = None, progress: 
         summary.peak_worker_rss_bytes = max((report.peak_rss_bytes for report in reports), default=0)
         summary.workers, summary.device = result.workers, result.device
         summary.startup_seconds = result.startup_seconds
-    manifest = commit_release(config, release, [done[o.path] for u in units for o in u.outputs])
+    manifest = commit_release(config, release, [done[o.path] for u in units for o in u.outputs],
+                              lambda building: write_metadata(config, release, building))
     summary.shards = manifest.totals.shards
     summary.quarantined = manifest.totals.source_samples_quarantined
     summary.seconds = time.perf_counter() - start

@@ -1,11 +1,14 @@
 """Where everything of a release lives, relative to its root ``OUTPUT/NAME/VERSION``:
 
     CORRUPTION/VARIANT/SPLIT-NNNNNN.tar    one shard per input shard and variant
-    manifest.json                          written last: the commit marker
+    CORRUPTION/VARIANT/_info.json ...      the metadata of a cell (timm, open_clip, wids: publish/)
+    README.md, croissant.json, ...         the metadata of the release (card, Croissant, CITATION.cff)
+    manifest.json                          written last: the commit marker, listing all of the above
     _work/config.json                      while unfinished: the digest of the config building it
     _work/receipts/SHARD.json              while unfinished: one receipt per published shard
 
-The work area goes when the manifest is written; a finished release holds shards and its manifest.
+The work area goes when the manifest is written; a finished release holds shards, metadata files and
+its manifest.
 """
 
 from __future__ import annotations
@@ -39,14 +42,26 @@ def check_release_path(path: str) -> str:
     """A shard path a reader may open: relative, forward slashes, inside the release, not the work
     area. Anything else (``../../etc/hostname``, ``/abs``, ``a\\b``, ``C:x``) is refused before it
     is read."""
+    _inside(path)
+    if not path.endswith(".tar"):
+        raise ValueError(f"{path!r} is not a .tar shard")
+    return path
+
+
+def check_file_path(path: str) -> str:
+    """A metadata file's path: inside the release as a shard's is, and neither a shard nor the manifest."""
+    _inside(path)
+    if path.endswith(".tar") or path == MANIFEST:
+        raise ValueError(f"{path!r} is a shard or the manifest, not a metadata file")
+    return path
+
+
+def _inside(path: str) -> None:
     parts = path.split("/")
     if (not path or path.startswith("/") or "\\" in path or "\0" in path or _DRIVE.match(path)
             or any(p in ("", ".", "..") for p in parts) or parts[0] == WORK):
         raise ValueError(f"{path!r} is not a path inside the release (relative, '/'-separated, no '..', "
                          f"no backslash, not under {WORK}/)")
-    if not path.endswith(".tar"):
-        raise ValueError(f"{path!r} is not a .tar shard")
-    return path
 
 
 def release_storage(config: ReleaseConfig) -> Storage:

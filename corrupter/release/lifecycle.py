@@ -3,7 +3,10 @@
     claim_release         refuse a finished release or another config's; record this config's digest
     refuse_nested_release no release inside (or around) another one
     completed_receipts    the receipts of published shards whose bytes still match (a resume skips them)
-    commit_release        write the manifest (create-once: the commit), then remove the work area
+    commit_release        write the metadata files, then the manifest listing them (create-once: the
+                          commit), then remove the work area
+    write_release_file    one metadata file, before the commit (a leftover of an interrupted commit is
+                          replaced; a committed release's file never is)
     committed_meanwhile   after a failed run: did another run of the config commit the release?
 
 Two runs of one config may work on one release at once; the manifest is create-once, so exactly one
@@ -12,10 +15,11 @@ commits, and the other is told (ReleaseFinishedElsewhere) without losing anythin
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import posixpath
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 
 from ..config import ReleaseConfig, config_digest, release_identity
 from ..io.errors import AccessDenied, AlreadyExists, NotFound, StorageError
@@ -23,7 +27,7 @@ from ..io.storage import Storage, object_digest, open_storage
 from ..seeding import SEED_SCHEME
 from .errors import ReleaseExistsError, ReleaseFinishedElsewhere
 from .layout import CONFIG_MARKER, MANIFEST, RECEIPTS, WORK, receipt_path, release_ancestors
-from .manifest import FORMAT, ReleaseManifest, build_manifest, dump_manifest
+from .manifest import FORMAT, FileEntry, ReleaseManifest, build_manifest, dump_manifest
 from .receipts import Receipt, parse_receipt
 
 log = logging.getLogger(__name__)
@@ -102,8 +106,15 @@ def completed_receipts(release: Storage, wanted: Collection[str]) -> dict[str, R
     return done
 
 
-def commit_release(config: ReleaseConfig, release: Storage, receipts: Iterable[Receipt]) -> ReleaseManifest:
-    """Write the manifest (the commit), then remove the work area. Returns the manifest.
+# Writes a release's metadata files (given the manifest they describe) and returns their entries.
+MetadataWriter = Callable[[ReleaseManifest], Iterable[FileEntry]]
+
+
+def commit_release(config: ReleaseConfig, release: Storage, receipts: Iterable[Receipt],
+                   write_metadata: MetadataWriter | None = None) -> ReleaseManifest:
+    """Write the metadata files (``write_metadata``, given the manifest without them), then the
+    manifest listing them with their sha256 (the commit), then remove the work area. Returns the
+    manifest.
 
     Two runs of one config may race to here; the manifest is create-once, so exactly one commits. The
     other raises ReleaseFinishedElsewhere, after removing the work area too: the release is committed
@@ -113,6 +124,8 @@ def commit_release(config: ReleaseConfig, release: Storage, receipts: Iterable[R
     manifest = build_manifest(
         name=config.name, version=config.version, config=release_identity(config),
         digest=config_digest(config), seed_scheme=SEED_SCHEME, receipts=receipts)
+    if write_metadata is not None:
+        manifest = manifest.with_files(write_metadata(manifest))
     try:
         release.write_bytes(MANIFEST, dump_manifest(manifest))
     except AlreadyExists:
@@ -120,6 +133,31 @@ def commit_release(config: ReleaseConfig, release: Storage, receipts: Iterable[R
         raise ReleaseFinishedElsewhere(finished_elsewhere_message(release)) from None
     remove_work_area(release)
     return manifest
+
+
+def write_release_file(release: Storage, path: str, data: bytes) -> FileEntry:
+    """Write one metadata file before the commit (create-once) and return its manifest entry.
+
+    The file may be there already: written by another run of the same config (the same bytes: kept),
+    or left by a run of this config interrupted before its commit, by other software (replaced). Once
+    the release is committed its files are never replaced: ReleaseFinishedElsewhere.
+    """
+    entry = FileEntry(path=path, sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
+    for _ in range(3):
+        try:
+            release.write_bytes(path, data)
+            return entry
+        except AlreadyExists:
+            try:
+                if release.read_bytes(path) == data:
+                    return entry
+            except NotFound:
+                continue  # removed meanwhile: write it again
+            if release.exists(MANIFEST):
+                raise ReleaseFinishedElsewhere(finished_elsewhere_message(release)) from None
+            log.warning("%s/%s: replacing a file left by an interrupted run", release.uri, path)
+            release.delete([path])
+    raise StorageError(f"{release.uri}/{path}: could not be written (replaced by another run three times)")
 
 
 def committed_meanwhile(release: Storage) -> ReleaseFinishedElsewhere | None:

@@ -32,7 +32,7 @@ def run_all(config) -> dict[str, str]:
     worker = ShardWorker(config)
     receipts = [r for unit in plan_units(config) for r in worker.run(unit).receipts]
     root = config.output.uri
-    return {r["path"]: hashlib.sha256(open(f"{root}/t/1/{r['path']}", "rb").read()).hexdigest() for r in receipts}
+    return {r.path: hashlib.sha256(open(f"{root}/t/1/{r.path}", "rb").read()).hexdigest() for r in receipts}
 
 
 def mixed_shard(path):
