@@ -1,4 +1,4 @@
-"""The ``corrupter`` command: run | verify | list | preview | publish | releases | diff."""
+"""The ``corrupter`` command: run | verify | list | preview | evaluate | publish | releases | diff."""
 
 from __future__ import annotations
 
@@ -129,9 +129,11 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("--corruptions", nargs="*", default=None)
     preview.set_defaults(func=_cmd_preview)
 
+    from . import evaluate
     from .diff import add_diff_command
     from .publish import add_publish_commands
 
+    evaluate.add_parser(sub)
     add_publish_commands(sub)
     add_diff_command(sub)
     return parser
