@@ -24,12 +24,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from corrupter.config import load_config
-from corrupter.io.manifest import build_manifest, dump_manifest, software_versions
+from corrupter.release.manifest import build_manifest, dump_manifest, software_versions
+from corrupter.release.receipts import Receipt
 from corrupter.pipeline.dryrun import dry_run_variants
 from corrupter.pipeline.plan import plan_units
 
 JOBS = {
-    "ImageNet-C, 50 val shards x 95 variants": (
+    "ImageNet-C, 50 val shards x 96 variants (with clean)": (
         "configs/imagenet-c.yaml", ["input.shards=/nowhere/val-{000000..000049}.tar"], 1000),
     "high-pass training set, 1,281 train shards x 1 variant (1.28 M images)": (
         "configs/imagenet-train-highpass.yaml", ["input.shards=/nowhere/train-{000000..001280}.tar"], 1000),
@@ -39,17 +40,17 @@ JOBS = {
 }
 
 
-def receipt(output, index: int, samples: int) -> dict:
+def receipt(output, index: int, samples: int) -> Receipt:
     """What a worker returns for one output shard (pipeline/worker.py ``_publish``)."""
     quarantined = [{"key": f"s{index}_bad", "reason": "undecodable image: cannot identify image file"}] \
         if index % 400 == 0 else []
-    return {"path": output.path, "corruption": output.variant.corruption, "variant": output.variant.name,
+    return Receipt.model_validate({"path": output.path, "corruption": output.variant.corruption, "variant": output.variant.name,
             "level": output.variant.level, "params": output.variant.param_dict,
             "source": {"uri": f"/nowhere/{index:06d}.tar", "sha256": f"{index + 1:064x}", "bytes": 140 * 2**20,
                        "errors": []},
             "sha256": f"{hash(output.path) & (2**256 - 1):064x}", "bytes": 120 * 2**20,
             "samples": samples - len(quarantined), "samples_read": samples, "quarantined": quarantined,
-            "device_type": "cpu"}
+            "device_type": "cpu"})
 
 
 def main() -> None:

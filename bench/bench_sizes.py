@@ -46,7 +46,7 @@ def measure(shard: str, out: str, label: str, batch: int) -> dict:
 
     corruptions, fmt = CASES[label]
     config = validate_config({
-        "name": "bench", "version": "1", "input": {"shards": [shard], "split": "train"},
+        "name": "bench", "version": "1.0.0", "input": {"shards": [shard], "split": "train"},
         "preprocess": {"resize": 256, "crop": None}, "corruptions": corruptions,
         "output": {"uri": out, "format": fmt}, "run": {"batch_size": batch, "variants_per_unit": 19}})
     worker = ShardWorker(config)

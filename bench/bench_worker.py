@@ -53,7 +53,7 @@ def worker_config(shard: str, out: str, severity: int, device: str, jpeg_encoder
     from corrupter.config import validate_config
 
     return validate_config({
-        "name": "bench", "version": "1", "input": {"shards": [shard]},
+        "name": "bench", "version": "1.0.0", "input": {"shards": [shard]},
         "corruptions": [{"name": "imagenet-c", "severities": [severity]},
                         {"name": "imagenet-c-extra", "severities": [severity]}],
         "output": {"uri": out, "jpeg_encoder": jpeg_encoder},

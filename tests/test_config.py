@@ -74,7 +74,7 @@ def test_grids_and_explicit_parameters_become_named_variants():
 
 
 def test_a_variant_requested_twice_is_refused():
-    config = validate_config({"name": "x", "version": "1", "input": {"shards": "a.tar"},
+    config = validate_config({"name": "x", "version": "1.0.0", "input": {"shards": "a.tar"},
                               "corruptions": [{"name": "fog"}, {"name": "fog", "severities": [1]}]})
     with pytest.raises(ValueError, match="twice"):
         plan_variants(config)
@@ -108,12 +108,12 @@ def test_levels_are_checked_against_each_ops_own_table():
 # --- issue 15: configs that cost more than they look, and values that were accepted by mistake ---
 
 def base_config(**fields):
-    return {"name": "x", "version": "1", "input": {"shards": "a.tar"}, "corruptions": [{"name": "fog"}]} | fields
+    return {"name": "x", "version": "1.0.0", "input": {"shards": "a.tar"}, "corruptions": [{"name": "fog"}]} | fields
 
 
 def alias_bomb(levels: int = 8, width: int = 10) -> str:
     """The issue's 559-byte config: ``seed`` is width**levels values once its aliases expand."""
-    lines = ["name: bomb", "version: '1'", "input: {shards: a.tar}", "corruptions: [{name: fog}]",
+    lines = ["name: bomb", "version: '1.0.0'", "input: {shards: a.tar}", "corruptions: [{name: fog}]",
              "l0: &l0 [x, x, x, x, x, x, x, x, x, x]"]
     for level in range(1, levels):
         lines.append(f"l{level}: &l{level} [" + ", ".join([f"*l{level - 1}"] * width) + "]")
@@ -131,7 +131,7 @@ def test_a_yaml_alias_bomb_is_refused_before_it_expands(tmp_path):
 
 def test_aliases_within_the_budget_still_work(tmp_path):
     path = tmp_path / "aliases.yaml"
-    path.write_text("name: a\nversion: '1'\ninput: {shards: a.tar}\n"
+    path.write_text("name: a\nversion: '1.0.0'\ninput: {shards: a.tar}\n"
                     "corruptions: [{name: fog, params: &p {decay: 1.5}}, {name: fog, severities: [1], params: *p}]\n")
     assert [r.params for r in load_config(path).corruptions] == [{"decay": 1.5}] * 2
 

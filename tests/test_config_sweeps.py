@@ -16,7 +16,7 @@ HEATMAP = REPO / "configs" / "fourier-heatmap.yaml"
 
 
 def config_with(corruptions=None, **input_fields):
-    return validate_config({"name": "x", "version": "1", "input": {"shards": "a.tar", **input_fields},
+    return validate_config({"name": "x", "version": "1.0.0", "input": {"shards": "a.tar", **input_fields},
                             "corruptions": corruptions or [{"name": "fog"}]})
 
 

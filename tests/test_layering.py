@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "corrupter"
 # itself, corrupter/__init__.py).
 LAYERS = [
     {"", "__main__", "cli", "api"},
-    {"pipeline", "evaluate", "publish"},
+    {"pipeline", "evaluation", "publish"},
     {"release"},
     {"io", "config"},
     {"ops", "seeding", "_version", "assets"},

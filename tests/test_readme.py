@@ -47,13 +47,13 @@ def test_the_imagenet_val_recipe_makes_shards_the_worker_corrupts(tmp_path):
     shards = sorted((root / "shards").glob("val-*.tar"))
     assert [s.name for s in shards] == ["val-000000.tar"]
     config = validate_config({
-        "name": "mine", "version": "1", "input": {"shards": [str(s) for s in shards]},
+        "name": "mine", "version": "1.0.0", "input": {"shards": [str(s) for s in shards]},
         "corruptions": [{"name": "contrast", "severities": [1]}], "output": {"uri": str(tmp_path / "out")}})
     worker = ShardWorker(config)
     reports = [worker.run(unit) for unit in plan_units(config)]
     [receipt] = [r for report in reports for r in report.receipts]
     assert receipt.samples == len(expected) and not receipt.quarantined
-    with tarfile.open(tmp_path / "out" / "mine" / "1" / receipt.path) as tar:
+    with tarfile.open(tmp_path / "out" / "mine" / "1.0.0" / receipt.path) as tar:
         labels = {m.name.split(".")[0]: int(tar.extractfile(m).read()) for m in tar if m.name.endswith(".cls")}
     assert labels == expected and list(labels) == sorted(expected)  # file-name order
 

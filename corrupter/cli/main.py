@@ -1,4 +1,4 @@
-"""The ``corrupter`` command: run | status | verify | list | preview."""
+"""The ``corrupter`` command: run | status | verify | list | preview | evaluate | publish | releases | diff."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import sys
 from .. import ops
 from . import status
 
-# Exit statuses: 0 done; 1 verify found mismatches, or status found the release not finished; 2 error
-# (the message says what); 3 another run of the same config finished the release while this one ran.
+# Exit statuses: 0 done; 1 verify found mismatches, diff found B does not hold A's shards byte for byte,
+# or status found the release not finished; 2 error (the message says what); 3 another run of the same
+# config finished the release while this one ran.
 EXIT_FINISHED_ELSEWHERE = 3
 
 
@@ -113,7 +114,7 @@ def _fmt(value: object) -> str:
 
 
 def _cmd_preview(args: argparse.Namespace) -> int:
-    from .preview import write_preview
+    from ..publish.preview import write_preview
 
     path = write_preview(args.release, args.out, images=args.images, corruptions=args.corruptions)
     print(f"preview   {path}")
@@ -123,8 +124,9 @@ def _cmd_preview(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="corrupter", description=__doc__,
-        epilog="exit status: 0 done, 1 verify found mismatches or status found the release not finished, "
-               "2 error, 3 another run of the same config finished the release while this one ran")
+        epilog="exit status: 0 done, 1 verify found mismatches (diff: B does not hold every shard of A "
+               "byte for byte; status: the release is not finished), 2 error, 3 another run of the same config "
+               "finished the release while this one ran")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every work unit")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -154,6 +156,14 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("--images", type=int, default=2, help="how many source images")
     preview.add_argument("--corruptions", nargs="*", default=None)
     preview.set_defaults(func=_cmd_preview)
+
+    from . import evaluate
+    from .diff import add_diff_command
+    from .publish import add_publish_commands
+
+    evaluate.add_parser(sub)
+    add_publish_commands(sub)
+    add_diff_command(sub)
     return parser
 
 

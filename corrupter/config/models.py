@@ -11,9 +11,11 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 from .. import ops
 from ..io.limits import DEFAULT_MAX_MEMBER_BYTES, DEFAULT_NUM_CLASSES, MAX_SHARDS
 from ..io.patterns import check_shard_patterns
+from .card import CardConfig
 from .params import check_param
 from .ranges import count_values, expand
 from .selection import SelectConfig
+from .semver import check_semver
 
 _SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # whole string (fullmatch): no trailing newline
 MAX_NAME = 100  # name, version, split: each becomes a path component
@@ -279,11 +281,26 @@ class ReleaseConfig(_Strict):
     output: OutputConfig = OutputConfig()
     s3: S3Config = S3Config()
     run: RunConfig = RunConfig()
+    card: CardConfig = Field(CardConfig(), description="title, description, authors, the input's license, "
+                             "citation, homepage: for the dataset card (README.md) and CITATION.cff")
 
     @field_validator("name", "version")
     @classmethod
     def _slug(cls, value: str, info: Any) -> str:
         return _slug(value, info.field_name)
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_text(cls, value: Any) -> Any:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):  # YAML reads 1.0 as a number
+            raise ValueError(f"version {value!r} is a number, not a semantic version: write it as a quoted "
+                             f"string MAJOR.MINOR.PATCH, e.g. \"1.0.0\"")
+        return value
+
+    @field_validator("version")
+    @classmethod
+    def _semver(cls, value: str) -> str:
+        return check_semver(value)  # the catalogue orders versions by it (corrupter releases)
 
     @field_validator("seed", mode="before")
     @classmethod

@@ -22,3 +22,11 @@ class AccessDenied(StorageError):
 
 class NotFound(StorageError):
     """The object does not exist (as opposed to: it could not be read, e.g. access denied)."""
+
+
+class ContentMismatch(StorageError):
+    """Bytes being copied are not the ones expected (sha256 or size): nothing of them was published."""
+
+
+class ChangedMeanwhile(StorageError):
+    """A compare-and-swap write lost: the object changed (or appeared, or went) since it was read."""

@@ -24,8 +24,9 @@ import os
 import posixpath
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO
 
 import boto3
 import urllib3.exceptions
@@ -39,7 +40,15 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
-from .errors import AccessDenied, AlreadyExists, NotFound, StorageError, TransientStorageError
+from .content import ObjectHead
+from .errors import (
+    AccessDenied,
+    AlreadyExists,
+    ChangedMeanwhile,
+    NotFound,
+    StorageError,
+    TransientStorageError,
+)
 from .paths import check_relative
 from .redact import redact_urls
 
@@ -162,6 +171,11 @@ def _redact(text: str) -> str:
     return redact_urls(text)
 
 
+def _content_type(key: str) -> str:
+    return {".json": "application/json", ".tar": "application/x-tar", ".md": "text/markdown",
+            ".png": "image/png"}.get(posixpath.splitext(key)[1], "application/octet-stream")
+
+
 def _code(exc: ClientError) -> tuple[str, int]:
     error = exc.response.get("Error", {})
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
@@ -229,6 +243,10 @@ class S3Storage:
         rel = check_relative(rel).strip("/")
         return f"{self.prefix}/{rel}" if self.prefix and rel else (self.prefix or rel)
 
+    def rel(self, key: str) -> str:
+        """The inverse of ``key``: an object's name under this root."""
+        return key[len(self.prefix) + 1:] if self.prefix else key
+
     def child(self, rel: str) -> S3Storage:
         return S3Storage(self.bucket, self.key(rel), self._s3_options, client=self._client)
 
@@ -290,17 +308,85 @@ class S3Storage:
         key = self.key(rel)
         self._put(key, data, len(data), hashlib.sha256(data).hexdigest())
 
-    def _put(self, key: str, body: Any, size: int, sha256: str) -> None:
+    def publish_stream(self, rel: str, fh: BinaryIO, size: int, sha256: str) -> None:
+        """Create-once copy of a stream that must be ``size`` bytes with ``sha256``: checked before the
+        object becomes visible (ContentMismatch, nothing published); multipart above 64 MiB (s3upload)."""
+        from .s3upload import MULTIPART_THRESHOLD, upload_multipart, upload_small
+
+        key = self.key(rel)
+        if size <= MULTIPART_THRESHOLD:
+            upload_small(self, key, fh, size, sha256)
+        else:
+            upload_multipart(self, key, fh, size, sha256, _content_type(key))
+
+    def head(self, rel: str) -> ObjectHead | None:
+        """Size and, without reading it, the sha256 the store checked at upload: the full-object
+        ChecksumSHA256 of a single PUT, or for a multipart object (composite checksum, ``-N``) the
+        whole-object sha256 its uploader recorded in its metadata. None if absent."""
+        from .s3upload import META_SHA256
+
+        key = self.key(rel)
+        try:
+            answer = self._client.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
+        except ClientError as exc:
+            code, status = _code(exc)
+            if code in _MISSING_KEY_CODES or status == 404:
+                return None
+            raise self._error(exc, key, "HEAD") from None
+        except BotoCoreError as exc:
+            raise self._error(exc, key, "HEAD") from None
+        stored, recorded = answer.get("ChecksumSHA256"), (answer.get("Metadata") or {}).get(META_SHA256)
+        if stored and "-" not in stored:
+            sha256: str | None = base64.b64decode(stored).hex()
+        elif stored and recorded and len(recorded) == 64:
+            sha256 = recorded.lower()  # its parts were checked; the whole was checked before completing
+        else:
+            sha256 = None
+        return ObjectHead(int(answer.get("ContentLength", 0)), sha256)
+
+    def read_tagged(self, rel: str) -> tuple[bytes, str] | None:
+        """The object and its ETag, from one GET; None if absent."""
+        key = self.key(rel)
+        try:
+            answer = self._client.get_object(Bucket=self.bucket, Key=key)
+            return answer["Body"].read(), answer["ETag"]
+        except ClientError as exc:
+            code, status = _code(exc)
+            if code in _MISSING_KEY_CODES or status == 404:
+                return None
+            raise self._error(exc, key, "GET") from None
+        except (*_STREAM_ERRORS,) as exc:
+            raise self._error(exc, key, "GET") from None
+
+    def replace_tagged(self, rel: str, data: bytes, tag: str | None) -> None:
+        """PUT ``data`` if the object still has ETag ``tag`` (``If-Match``), or is still absent when
+        ``tag`` is None (``If-None-Match: *``); ChangedMeanwhile when the store says it is not (412),
+        or another conditional write of it is in flight (409)."""
+        key = self.key(rel)
+        condition = {"IfMatch": tag} if tag is not None else {"IfNoneMatch": "*"}
+        try:
+            self._client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentLength=len(data),
+                                    ContentType=_content_type(key),
+                                    ChecksumSHA256=_b64_sha256(hashlib.sha256(data).hexdigest()), **condition)
+        except ClientError as exc:
+            code, status = _code(exc)
+            if status in (404, 409, 412) or code in ("PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey"):
+                raise ChangedMeanwhile(f"s3://{self.bucket}/{key} changed since it was read") from None
+            raise self._error(exc, key, "PUT", "s3:PutObject") from None
+        except BotoCoreError as exc:
+            raise self._error(exc, key, "PUT", "s3:PutObject") from None
+
+    def _put(self, key: str, body: Any, size: int, sha256: str, metadata: dict[str, str] | None = None) -> None:
         checksum = _b64_sha256(sha256)
-        content_type = "application/json" if key.endswith(".json") else (
-            "application/x-tar" if key.endswith(".tar") else "application/octet-stream")
+        extra = {"Metadata": metadata} if metadata else {}
         retried = False
         for attempt in range(1, CONFLICT_RETRIES + 1):
             if hasattr(body, "seek"):
                 body.seek(0)
             try:
                 self._client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentLength=size,
-                                        ContentType=content_type, ChecksumSHA256=checksum, IfNoneMatch="*")
+                                        ContentType=_content_type(key), ChecksumSHA256=checksum, IfNoneMatch="*",
+                                        **extra)
                 return
             except ClientError as exc:
                 code, status = _code(exc)

@@ -3,18 +3,26 @@
 Both backends keep the same promises: a published object appears only complete (written to a
 temporary file, then hard-linked to its name locally; one create-once PUT on S3), is never
 overwritten, and carries a known sha256.
+
+The one exception is a catalogue (``NAME/index.json``), replaced only by compare-and-swap
+(``read_tagged`` / ``replace_tagged``): a write succeeds only if the object is still the one read
+(S3: ``If-Match`` on its ETag, ``If-None-Match: *`` for the first; locally: under an exclusive lock,
+then an atomic rename), so two writers at once cannot lose each other's change.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO, Iterator, Protocol
+from typing import BinaryIO, Protocol
 
-from .errors import AlreadyExists, NotFound, StorageError
+from .content import ObjectHead, copy_checked
+from .errors import AlreadyExists, ChangedMeanwhile, NotFound, StorageError
 from .paths import check_relative
 
 
@@ -31,6 +39,10 @@ class Storage(Protocol):
     def list(self, prefix: str = "") -> Iterator[str]: ...
     def delete(self, rels: list[str]) -> None: ...
     def child(self, rel: str) -> Storage: ...
+    def publish_stream(self, rel: str, fh: BinaryIO, size: int, sha256: str) -> None: ...
+    def head(self, rel: str) -> ObjectHead | None: ...
+    def read_tagged(self, rel: str) -> tuple[bytes, str] | None: ...
+    def replace_tagged(self, rel: str, data: bytes, tag: str | None) -> None: ...
 
 
 def _hash_stream(fh: BinaryIO) -> tuple[str, int]:
@@ -47,7 +59,7 @@ def sha256_file(path: str) -> str:
         return _hash_stream(fh)[0]
 
 
-def object_digest(storage: "Storage", rel: str) -> tuple[str, int] | None:
+def object_digest(storage: Storage, rel: str) -> tuple[str, int] | None:
     """(sha256 hex, size) of a stored object; None if it does not exist."""
     try:
         with storage.open_read(rel) as fh:
@@ -101,6 +113,55 @@ class LocalStorage:
             fh.flush()
             os.fsync(fh.fileno())
         _link_once(fh.name, target)
+
+    def publish_stream(self, rel: str, fh: BinaryIO, size: int, sha256: str) -> None:
+        """Create-once copy of a stream that must be ``size`` bytes with ``sha256`` (checked before the
+        name appears: ContentMismatch leaves nothing behind)."""
+        target = self._path(rel)
+        if target.exists():
+            raise AlreadyExists(f"{target} already exists")
+        with _staging_file(target) as out:
+            try:
+                copy_checked(fh, out, size, sha256, str(target))
+                out.flush()
+                os.fsync(out.fileno())
+            except BaseException:
+                out.close()
+                os.unlink(out.name)
+                raise
+        _link_once(out.name, target)
+
+    def head(self, rel: str) -> ObjectHead | None:
+        try:
+            return ObjectHead(self._path(rel).stat().st_size, None) if self.exists(rel) else None
+        except FileNotFoundError:
+            return None
+
+    def read_tagged(self, rel: str) -> tuple[bytes, str] | None:
+        """The object and its tag (the sha256 of its bytes: what replace_tagged compares); None if absent."""
+        try:
+            data = self.read_bytes(rel)
+        except NotFound:
+            return None
+        return data, hashlib.sha256(data).hexdigest()
+
+    def replace_tagged(self, rel: str, data: bytes, tag: str | None) -> None:
+        """Write ``data`` if the object is still the one whose tag is ``tag`` (None: still absent), else
+        ChangedMeanwhile. An exclusive lock (flock on a hidden file beside it: released by the kernel if
+        the process dies) covers the compare and the atomic rename, across threads and processes."""
+        target = self._path(rel)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target.parent / f".{target.name}.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            current = self.read_tagged(rel)
+            if (current[1] if current else None) != tag:
+                raise ChangedMeanwhile(f"{target} changed since it was read")
+            with _staging_file(target) as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(fh.name, 0o644)
+            os.replace(fh.name, target)  # atomic: readers see the old or the new catalogue, whole
 
     def list(self, prefix: str = "") -> Iterator[str]:
         base = self._path(prefix)

@@ -1,4 +1,5 @@
-"""The job: plan, skip what is done, run the rest on a pool of Ray actors, then write the manifest."""
+"""The job: plan, skip what is done, run the rest on a pool of Ray actors, then write the metadata
+files and the manifest."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from ..config import ReleaseConfig
 from ..io.errors import StorageError
 from ..io.storage import is_s3_uri
+from ..publish.metadata import write_metadata
 from ..release.layout import release_storage
 from ..release.lifecycle import (
     claim_release,
@@ -97,7 +99,8 @@ def run_release(config: ReleaseConfig, *, address: str | None = None, progress: 
         summary.peak_worker_rss_bytes = max((report.peak_rss_bytes for report in reports), default=0)
         summary.workers, summary.device = result.workers, result.device
         summary.startup_seconds = result.startup_seconds
-    manifest = commit_release(config, release, [done[o.path] for u in units for o in u.outputs])
+    manifest = commit_release(config, release, [done[o.path] for u in units for o in u.outputs],
+                              lambda building: write_metadata(config, release, building))
     summary.shards = manifest.totals.shards
     summary.quarantined = manifest.totals.source_samples_quarantined
     summary.seconds = time.perf_counter() - start

@@ -26,7 +26,8 @@ How to use it:
   if given, runs in the calling process as each unit finishes (to record progress as it comes).
 - A unit that raises is retried (on the same actor if it lives, else once Ray restarted it), up to
   ``max_unit_failures`` in all; an error that fails the same way every time (ShardReadError, a
-  StorageError that is not transient: a missing or tampered shard, an access refusal) stops the job
+  StorageError that is not transient: a missing or tampered shard, an access refusal; the caller's
+  ``PoolOptions.permanent_errors``, e.g. a model whose output has the wrong shape) stops the job
   at once. Either way JobFailed, naming the unit (``describe``) and its last error.
 - Units go only to actors that have started: an actor the cluster cannot place stays pending in Ray
   forever, so a unit sent to it would never come back. A pool that no node can hold is refused
@@ -95,6 +96,7 @@ class PoolOptions:
     rescan_s: float = 5.0  # how often an auto-sized pool looks for nodes that joined
     max_unit_failures: int = 3
     label: str = "units"  # the progress bar's
+    permanent_errors: tuple[type[BaseException], ...] = ()  # the caller's errors that fail the same every try
     names: Mapping[str, str] = field(default_factory=dict)
 
     def name(self, setting: str) -> str:
@@ -419,7 +421,8 @@ class _Pool:
         except (RayActorError, RayTaskError, RayError) as exc:
             self.failures[unit.unit_id] = self.failures.get(unit.unit_id, 0) + 1
             # Ray's task errors are also instances of the error the task raised
-            permanent = isinstance(exc, PERMANENT_ERRORS) and not isinstance(exc, RETRYABLE_ERRORS)
+            permanent = (isinstance(exc, PERMANENT_ERRORS + self.options.permanent_errors)
+                         and not isinstance(exc, RETRYABLE_ERRORS))
             if permanent or self.failures[unit.unit_id] >= self.options.max_unit_failures:
                 raise JobFailed(
                     f"{self.describe(unit)} failed {self.failures[unit.unit_id]} time(s); last error: "

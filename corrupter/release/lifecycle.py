@@ -7,7 +7,11 @@
     run_starts            when they started
     refuse_nested_release no release inside (or around) another one
     completed_receipts    the receipts of published shards whose bytes still match (a resume skips them)
-    commit_release        write the manifest (create-once: the commit), then remove the work area
+    commit_release        write the metadata files, then the manifest listing them (create-once: the
+                          commit), then remove the work area and record the release in the
+                          benchmark's catalogue (NAME/index.json)
+    write_release_file    one metadata file, before the commit (a leftover of an interrupted commit is
+                          replaced; a committed release's file never is)
     committed_meanwhile   after a failed run: did another run of the config commit the release?
 
 Two runs of one config may work on one release at once; the manifest is create-once, so exactly one
@@ -16,11 +20,12 @@ commits, and the other is told (ReleaseFinishedElsewhere) without losing anythin
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import posixpath
 import time
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,9 +34,19 @@ from ..io.errors import AccessDenied, AlreadyExists, NotFound, StorageError
 from ..io.redact import redact_urls
 from ..io.storage import Storage, object_digest, open_storage
 from ..seeding import SEED_SCHEME
+from .catalogue import record_release
 from .errors import ReleaseExistsError, ReleaseFinishedElsewhere
-from .layout import CONFIG_MARKER, MANIFEST, RECEIPTS, RUNS, WORK, receipt_path, release_ancestors
-from .manifest import FORMAT, ReleaseManifest, build_manifest, dump_manifest
+from .layout import (
+    CONFIG_MARKER,
+    MANIFEST,
+    RECEIPTS,
+    RUNS,
+    WORK,
+    benchmark_storage,
+    receipt_path,
+    release_ancestors,
+)
+from .manifest import FORMAT, FileEntry, ReleaseManifest, build_manifest, dump_manifest
 from .receipts import Receipt, parse_receipt
 
 log = logging.getLogger(__name__)
@@ -168,8 +183,15 @@ def completed_receipts(release: Storage, wanted: Collection[str]) -> dict[str, R
     return done
 
 
-def commit_release(config: ReleaseConfig, release: Storage, receipts: Iterable[Receipt]) -> ReleaseManifest:
-    """Write the manifest (the commit), then remove the work area. Returns the manifest.
+# Writes a release's metadata files (given the manifest they describe) and returns their entries.
+MetadataWriter = Callable[[ReleaseManifest], Iterable[FileEntry]]
+
+
+def commit_release(config: ReleaseConfig, release: Storage, receipts: Iterable[Receipt],
+                   write_metadata: MetadataWriter | None = None) -> ReleaseManifest:
+    """Write the metadata files (``write_metadata``, given the manifest without them), then the
+    manifest listing them with their sha256 (the commit), then remove the work area and record the
+    release in NAME/index.json. Returns the manifest.
 
     Two runs of one config may race to here; the manifest is create-once, so exactly one commits. The
     other raises ReleaseFinishedElsewhere, after removing the work area too: the release is committed
@@ -179,13 +201,52 @@ def commit_release(config: ReleaseConfig, release: Storage, receipts: Iterable[R
     manifest = build_manifest(
         name=config.name, version=config.version, config=release_identity(config),
         digest=config_digest(config), seed_scheme=SEED_SCHEME, receipts=receipts)
+    if write_metadata is not None:
+        manifest = manifest.with_files(write_metadata(manifest))
+    data = dump_manifest(manifest)
     try:
-        release.write_bytes(MANIFEST, dump_manifest(manifest))
+        release.write_bytes(MANIFEST, data)
     except AlreadyExists:
         remove_work_area(release)
         raise ReleaseFinishedElsewhere(finished_elsewhere_message(release)) from None
     remove_work_area(release)
+    catalogue(config, release, manifest, data)
     return manifest
+
+
+def catalogue(config: ReleaseConfig, release: Storage, manifest: ReleaseManifest, data: bytes) -> None:
+    """Record the committed release in NAME/index.json; if that fails the release stands, and the
+    error says how to record it later."""
+    try:
+        record_release(benchmark_storage(config), manifest, hashlib.sha256(data).hexdigest())
+    except StorageError as exc:
+        raise StorageError(f"{release.uri} is committed, but the catalogue was not updated ({exc}); record it "
+                           f"with `corrupter publish {release.uri} {config.output.uri}`") from None
+
+
+def write_release_file(release: Storage, path: str, data: bytes) -> FileEntry:
+    """Write one metadata file before the commit (create-once) and return its manifest entry.
+
+    The file may be there already: written by another run of the same config (the same bytes: kept),
+    or left by a run of this config interrupted before its commit, by other software (replaced). Once
+    the release is committed its files are never replaced: ReleaseFinishedElsewhere.
+    """
+    entry = FileEntry(path=path, sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
+    for _ in range(3):
+        try:
+            release.write_bytes(path, data)
+            return entry
+        except AlreadyExists:
+            try:
+                if release.read_bytes(path) == data:
+                    return entry
+            except NotFound:
+                continue  # removed meanwhile: write it again
+            if release.exists(MANIFEST):
+                raise ReleaseFinishedElsewhere(finished_elsewhere_message(release)) from None
+            log.warning("%s/%s: replacing a file left by an interrupted run", release.uri, path)
+            release.delete([path])
+    raise StorageError(f"{release.uri}/{path}: could not be written (replaced by another run three times)")
 
 
 def committed_meanwhile(release: Storage) -> ReleaseFinishedElsewhere | None:

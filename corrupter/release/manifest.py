@@ -9,16 +9,19 @@ import platform
 from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, ValidationError
+from pydantic import AfterValidator, Field, ValidationError, model_validator
 
 from ..io.errors import NotFound
 from ..io.storage import Storage
 from ._schema import Closed, Count, Sha256
 from .errors import ManifestError, ReleaseNotFinished
-from .layout import CONFIG_MARKER, MANIFEST, WORK, check_release_path
+from .layout import CONFIG_MARKER, MANIFEST, WORK, check_file_path, check_release_path
 from .receipts import Receipt
 
-FORMAT = "corrupter-release/1"
+# /2 adds ``files``: the metadata written with the release (README.md, croissant.json, _info.json...).
+# A /1 manifest (no metadata files) is still read, as a release with no files.
+FORMAT = "corrupter-release/2"
+FORMATS = ("corrupter-release/1", FORMAT)
 
 
 class ShardSource(Closed):
@@ -49,6 +52,14 @@ class SourceEntry(Closed):
     samples_ok: Count  # written: selected - quarantined
 
 
+class FileEntry(Closed):
+    """A file of the release other than a shard (its metadata: the card, croissant.json, _info.json...)."""
+
+    path: Annotated[str, AfterValidator(check_file_path)]
+    sha256: Sha256
+    bytes: Count
+
+
 class QuarantineEntry(Closed):
     source: str
     key: str
@@ -66,10 +77,10 @@ class Totals(Closed):
 
 
 class ReleaseManifest(Closed):
-    """manifest.json of format corrupter-release/1; ``config`` is checked by verify (it needs the
-    config models and the corruption registry)."""
+    """manifest.json of format corrupter-release/2 (or /1, which has no ``files``); ``config`` is
+    checked by verify (it needs the config models and the corruption registry)."""
 
-    format: Literal["corrupter-release/1"]
+    format: Literal["corrupter-release/1", "corrupter-release/2"]
     name: str
     version: str
     created: str
@@ -82,6 +93,26 @@ class ReleaseManifest(Closed):
     shards: list[ShardEntry]
     quarantined: list[QuarantineEntry]
     totals: Totals
+    files: list[FileEntry] = []  # written before the manifest, sorted by path; none in format /1
+
+    @model_validator(mode="before")
+    @classmethod
+    def _files_by_format(cls, data: Any) -> Any:
+        """Format /2 must list its files (even none), format /1 cannot: neither is left to a default."""
+        if isinstance(data, dict):
+            if data.get("format") == FORMAT and "files" not in data:
+                raise ValueError(f"files: required in format {FORMAT}")
+            if data.get("format") == FORMATS[0] and "files" in data:
+                raise ValueError(f"files: not part of format {FORMATS[0]}")
+        return data
+
+    def with_files(self, files: Iterable[FileEntry]) -> ReleaseManifest:
+        """This manifest listing ``files`` (sorted by path; a path listed twice is refused)."""
+        ordered = sorted(files, key=lambda f: f.path)
+        paths = [f.path for f in ordered]
+        if len(set(paths)) != len(paths) or set(paths) & {s.path for s in self.shards}:
+            raise ValueError(f"a metadata file is listed twice, or has a shard's path: {paths}")
+        return self.model_copy(update={"files": ordered})
 
 
 def software_versions() -> dict[str, str]:
@@ -150,6 +181,7 @@ def build_manifest(*, name: str, version: str, config: dict[str, Any], digest: s
         "shards": shards,
         "quarantined": [q for s in ordered for q in quarantined[s["uri"]]],  # reading order per source
         "totals": totals_of(shards, ordered),
+        "files": [],  # the metadata, written just before the commit (ReleaseManifest.with_files)
     })
 
 
@@ -168,7 +200,8 @@ def totals_of(shards: list[dict[str, Any]], sources: list[dict[str, Any]]) -> di
 
 def dump_manifest(manifest: ReleaseManifest) -> bytes:
     """manifest.json's bytes: fields in the schema's order, two-space indented."""
-    return (json.dumps(manifest.model_dump(), indent=2, sort_keys=False) + "\n").encode()
+    fields = manifest.model_dump(exclude={"files"} if manifest.format == FORMATS[0] else set())
+    return (json.dumps(fields, indent=2, sort_keys=False) + "\n").encode()
 
 
 def parse_manifest(data: bytes, where: str) -> ReleaseManifest:
@@ -179,8 +212,9 @@ def parse_manifest(data: bytes, where: str) -> ReleaseManifest:
         raise ManifestError(f"{where}: not valid JSON ({exc})") from None
     if not isinstance(raw, dict):
         raise ManifestError(f"{where}: not a JSON object")
-    if raw.get("format") != FORMAT:
-        raise ManifestError(f"{where}: unknown format {str(raw.get('format'))[:80]!r} (this corrupter reads {FORMAT})")
+    if raw.get("format") not in FORMATS:
+        raise ManifestError(f"{where}: unknown format {str(raw.get('format'))[:80]!r} (this corrupter reads "
+                            f"{' and '.join(FORMATS)})")
     try:
         return ReleaseManifest.model_validate(raw)
     except ValidationError as exc:

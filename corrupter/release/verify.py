@@ -2,8 +2,10 @@
 
 A manifest is not trusted: it must follow the schema (paths that leave the release are refused before
 anything is read), its config must still produce its config digest and plan exactly its shards, its
-totals and per-source counts must add up, and every shard must hash to its sha256 and hold the number
-of samples it claims (counted while hashing: one read per shard).
+totals and per-source counts must add up, every shard must hash to its sha256 and hold the number
+of samples it claims (counted while hashing: one read per shard), and every metadata file (the card,
+croissant.json, _info.json...) must hash to its sha256. A file the manifest does not list is reported
+(format /2, which lists them all).
 
 Planning a config is the pipeline's (pipeline/plan.py), above this package, so the caller hands in
 the planner: ``verify_release(storage, planned_shards)`` with ``corrupter.pipeline.plan.planned_shards``.
@@ -24,7 +26,7 @@ from ..io.errors import NotFound, StorageError
 from ..io.shards import HashingReader, split_member_name
 from ..io.storage import Storage
 from .layout import MANIFEST
-from .manifest import ReleaseManifest, read_manifest, totals_of
+from .manifest import FORMATS, ReleaseManifest, read_manifest, totals_of
 
 
 @dataclass
@@ -72,10 +74,36 @@ def verify_release(release: Storage, planner: Planner) -> tuple[ReleaseManifest,
             problems.append(Mismatch(shard.path, "not a readable tar archive"))
         elif samples != shard.samples:
             problems.append(Mismatch(shard.path, f"holds {samples} samples, manifest says {shard.samples}"))
+    problems += check_files(release, manifest)
+    files = {f.path for f in manifest.files}
     for rel in release.list():
         if rel.endswith(".tar") and rel not in listed:
             problems.append(Mismatch(rel, "shard not listed in the manifest"))
+        elif (not rel.endswith(".tar") and rel not in files and rel != MANIFEST
+              and manifest.format != FORMATS[0]):
+            problems.append(Mismatch(rel, "file not listed in the manifest"))
     return manifest, problems
+
+
+def check_files(release: Storage, manifest: ReleaseManifest) -> list[Mismatch]:
+    """Every metadata file the manifest lists is there, with its size and sha256."""
+    problems = []
+    for entry in manifest.files:
+        try:
+            with release.open_read(entry.path) as fh:
+                reader = HashingReader(fh)
+                reader.drain()
+        except NotFound:
+            problems.append(Mismatch(entry.path, "missing"))
+            continue
+        except StorageError as exc:
+            problems.append(Mismatch(entry.path, f"unreadable ({exc})"))
+            continue
+        if reader.bytes != entry.bytes:
+            problems.append(Mismatch(entry.path, f"size {reader.bytes} != manifest {entry.bytes}"))
+        elif reader.sha256.hexdigest() != entry.sha256:
+            problems.append(Mismatch(entry.path, f"sha256 {reader.sha256.hexdigest()} != manifest {entry.sha256}"))
+    return problems
 
 
 def digest_and_count(fh: BinaryIO) -> tuple[str, int, int | None]:

@@ -23,15 +23,16 @@ SAMPLE = REPO / "data" / "sample" / "val-000000.tar"  # 3 samples
 
 
 def small_config(out: Path, shards: list[Path] = (SAMPLE,), **fields) -> ReleaseConfig:
-    raw = {"name": "t", "version": "1", "input": {"shards": [str(s) for s in shards]},
+    raw = {"name": "t", "version": "1.0.0", "input": {"shards": [str(s) for s in shards]},
            "preprocess": {"max_pixels": BOMB_PIXELS},
            "corruptions": [{"name": "contrast", "severities": [1, 2]}],
            "output": {"uri": str(out)}, "run": {"variants_per_unit": 1}}
     return validate_config(raw | fields)
 
 
-def build_release(config: ReleaseConfig) -> Path:
-    """Claim, run every unit with ShardWorker in this process, commit; the release's folder."""
+def build_release(config: ReleaseConfig, with_metadata: bool = False) -> Path:
+    """Claim, run every unit with ShardWorker in this process, commit (``with_metadata``: with the
+    metadata files `corrupter run` writes, as it writes them); the release's folder."""
     threads = torch.get_num_threads()
     release = release_storage(config)
     refuse_nested_release(config, release)
@@ -41,7 +42,12 @@ def build_release(config: ReleaseConfig) -> Path:
         receipts = [r for unit in plan_units(config) for r in worker.run(unit).receipts]
     finally:
         torch.set_num_threads(threads)
-    commit_release(config, release, receipts)
+    if with_metadata:
+        from corrupter.publish.metadata import write_metadata
+
+        commit_release(config, release, receipts, lambda building: write_metadata(config, release, building))
+    else:
+        commit_release(config, release, receipts)
     return Path(release.uri)
 
 

@@ -29,14 +29,14 @@ def test_the_loser_of_a_commit_race_is_told_and_leaves_no_work_files(tmp_path):
     claim_release(config, release)
     receipts = [r for u in plan_units(config) for r in ShardWorker(config, "cpu").run(u).receipts]
     winner = commit_release(config, release, receipts)
-    manifest_bytes = (tmp_path / "t" / "1" / "manifest.json").read_bytes()
+    manifest_bytes = (tmp_path / "t" / "1.0.0" / "manifest.json").read_bytes()
     # the loser's workers wrote their receipts after the winner had cleaned up
     for r in receipts:
         release.write_bytes(f"_work/receipts/{r.path}.json", dump_receipt(r))
     with pytest.raises(ReleaseFinishedElsewhere, match="another run finished this release"):
         commit_release(config, release, receipts)
-    assert (tmp_path / "t" / "1" / "manifest.json").read_bytes() == manifest_bytes
-    assert not (tmp_path / "t" / "1" / "_work").exists() and winner.totals.shards == 2
+    assert (tmp_path / "t" / "1.0.0" / "manifest.json").read_bytes() == manifest_bytes
+    assert not (tmp_path / "t" / "1.0.0" / "_work").exists() and winner.totals.shards == 2
 
 
 def test_a_claim_that_meets_a_just_finished_release_says_it_is_finished(tmp_path):
@@ -47,7 +47,7 @@ def test_a_claim_that_meets_a_just_finished_release_says_it_is_finished(tmp_path
     class Committed(LocalStorage):  # ...is gone when read: the winner committed and cleaned up
         def read_bytes(self, rel):
             if rel == CONFIG_MARKER:
-                (tmp_path / "t" / "1" / CONFIG_MARKER).unlink()
+                (tmp_path / "t" / "1.0.0" / CONFIG_MARKER).unlink()
             return super().read_bytes(rel)
 
     with pytest.raises(ReleaseExistsError, match="is a finished release"):
@@ -72,14 +72,14 @@ def test_receipts_removed_while_being_read_are_skipped(tmp_path):
 def test_a_release_inside_a_finished_release_is_refused(tmp_path):
     outer = build_release(small_config(tmp_path))
     for inside in (outer, outer / "contrast", outer / "contrast" / "1"):
-        config = small_config(inside, version="2")
+        config = small_config(inside, version="2.0.0")
         with pytest.raises(ReleaseExistsError, match="inside the finished release"):
             refuse_nested_release(config, release_storage(config))
     assert not (outer / "t").exists()
 
 
 def test_a_release_around_a_finished_release_is_refused(tmp_path):
-    build_release(small_config(tmp_path / "t" / "1" / "deep"))  # a release at t/1/deep/t/1
+    build_release(small_config(tmp_path / "t" / "1.0.0" / "deep"))  # a release at t/1.0.0/deep/t/1.0.0
     config = small_config(tmp_path)
     with pytest.raises(ReleaseExistsError, match="holds another release"):
         refuse_nested_release(config, release_storage(config))

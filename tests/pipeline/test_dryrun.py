@@ -14,7 +14,7 @@ from tests.conftest import run_cli
 
 
 def config_of(corruptions, **preprocess):
-    return validate_config({"name": "x", "version": "1", "input": {"shards": "a.tar"},
+    return validate_config({"name": "x", "version": "1.0.0", "input": {"shards": "a.tar"},
                             "corruptions": corruptions, "preprocess": preprocess or {}})
 
 

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from corrupter import ops
-from corrupter.cli.preview import CELL, HEADER_H, LABEL_W, _label, write_preview
+from corrupter.publish.preview import CELL, HEADER_H, LABEL_W, _label, write_preview
 from corrupter.config import ConfigError, load_config
 from corrupter.config.loading import config_digest, release_identity
 from corrupter.pipeline.plan import plan_units, plan_variants

@@ -7,10 +7,11 @@ from __future__ import annotations
 import json
 
 from corrupter.config import load_config
-from corrupter.io.manifest import build_manifest
 from corrupter.pipeline.dryrun import dry_run_variants
 from corrupter.pipeline.plan import plan_units
 from corrupter.pipeline.worker import ShardWorker
+from corrupter.release.manifest import build_manifest
+from corrupter.release.receipts import Receipt
 from tests.conftest import REPO
 from tests.sampleshards import write_repeated_shard
 
@@ -40,15 +41,16 @@ def test_every_level_of_the_training_recipe_on_1281_shards():
     assert len(outputs) == 1281 * 5 == len({o.path for o in outputs})
 
 
-def test_the_full_imagenet_c_plans_50_shards_by_95_variants():
+def test_the_full_imagenet_c_plans_50_shards_by_96_variants():
     config = load_config(REPO / "configs" / "imagenet-c.yaml", [VAL])
     units = plan_units(config)
     outputs = outputs_of(units)
-    assert len(units) == 50 * 5 and len(outputs) == 50 * 95 == len({o.path for o in outputs})
-    assert {len(u.outputs) for u in units} == {19}
+    # 19 corruptions x 5 severities and the clean cell, 24 variants per unit
+    assert len(units) == 50 * 4 and len(outputs) == 50 * 96 == len({o.path for o in outputs})
+    assert {len(u.outputs) for u in units} == {24}
     # one Variant object per variant, shared by the 50 shards' outputs: the plan grows with shards
     # times variants, and holds nothing per sample
-    assert len({id(o.variant) for o in outputs}) == 95
+    assert len({id(o.variant) for o in outputs}) == 96
 
 
 def receipt_size_without_digits(receipt: dict) -> int:
@@ -69,8 +71,8 @@ def test_what_a_worker_returns_to_the_driver_does_not_grow_with_the_samples(tmp_
                               "preprocess.resize=64"])
         [unit] = plan_units(config)
         [receipt] = ShardWorker(config).run(unit).receipts
-        assert receipt["samples"] == samples and receipt["quarantined"] == []
-        sizes.append(receipt_size_without_digits(receipt))
+        assert receipt.samples == samples and receipt.quarantined == []
+        sizes.append(receipt_size_without_digits(receipt.model_dump(mode="json")))
     assert sizes[0] == sizes[1]
 
 
@@ -81,13 +83,13 @@ def test_the_manifest_of_a_training_set_holds_one_entry_per_shard():
     for index in range(1281):
         source = f"/nowhere/imagenet/train-{index:06d}.tar"
         quarantined = [{"key": f"n{index}_bad", "reason": "undecodable image"}] if index % 400 == 0 else []
-        receipts.append({
+        receipts.append(Receipt.model_validate({
             "path": f"high_pass/5/train-{index:06d}.tar", "corruption": "high_pass", "variant": "5", "level": 5,
             "params": {"bandwidth": 63}, "sha256": f"{index:064x}", "bytes": 10**8, "samples": 1000 - len(quarantined),
             "samples_read": 1000, "quarantined": quarantined, "device_type": "cpu",
-            "source": {"uri": source, "sha256": f"{index + 1:064x}", "bytes": 10**8, "errors": []}})
+            "source": {"uri": source, "sha256": f"{index + 1:064x}", "bytes": 10**8, "errors": []}}))
     manifest = build_manifest(name="t", version="1", config={}, digest="sha256:" + "0" * 64,
                               seed_scheme="s", receipts=receipts)
-    assert len(manifest["shards"]) == len(manifest["sources"]) == 1281
-    assert len(manifest["quarantined"]) == 4  # the bad samples only
-    assert manifest["totals"]["source_samples_read"] == 1_281_000
+    assert len(manifest.shards) == len(manifest.sources) == 1281
+    assert len(manifest.quarantined) == 4  # the bad samples only
+    assert manifest.totals.source_samples_read == 1_281_000

@@ -63,7 +63,7 @@ def test_an_unfinished_release_says_units_images_rate_eta_and_the_exact_resume_c
     done = run_cli("status", release.uri)
     assert done.returncode == 1, done.stderr  # not finished
     out = done.stdout
-    assert "state     not finished: t 1, config sha256:" in out
+    assert "state     not finished: t 1.0.0, config sha256:" in out
     assert "units     2 of 4 done, 2 pending" in out
     assert "shards    4 of 8 published, 4 pending" in out
     assert "images    12 written" in out
@@ -92,7 +92,7 @@ def test_status_json_and_a_resumed_job_finishing_the_release(tmp_path):
     commit_release(config, release, receipts)
     done = run_cli("status", release.uri)
     assert done.returncode == 0, done.stderr
-    assert "state     finished: t 1, manifest created" in done.stdout
+    assert "state     finished: t 1.0.0, manifest created" in done.stdout
     assert "shards    8, 24 images written (0 input samples quarantined)" in done.stdout
     assert f"check     corrupter verify {release.uri}" in done.stdout
 

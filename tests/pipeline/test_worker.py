@@ -31,7 +31,7 @@ from tests.sampleshards import write_repeated_shard
 
 def make_config(shards, out, **run):
     return validate_config({
-        "name": "t", "version": "1", "input": {"shards": [str(s) for s in shards]},
+        "name": "t", "version": "1.0.0", "input": {"shards": [str(s) for s in shards]},
         "preprocess": {"max_pixels": BOMB_PIXELS},
         "corruptions": [{"name": "contrast", "severities": [1, 5]}, {"name": "fog", "severities": [2]}],
         "output": {"uri": str(out)}, "run": run})
@@ -46,7 +46,7 @@ def shard_members(root, receipts) -> dict[str, dict[str, bytes]]:
     """Output shard path -> {member name: bytes}, in the order written."""
     shards = {}
     for receipt in receipts:
-        with tarfile.open(root / "t" / "1" / receipt.path) as tar:
+        with tarfile.open(root / "t" / "1.0.0" / receipt.path) as tar:
             shards[receipt.path] = {m.name: tar.extractfile(m).read() for m in tar}
     return shards
 
@@ -66,7 +66,7 @@ def test_every_bad_sample_gets_a_clear_outcome_and_counts_reconcile(tmp_path):
             assert any(expected in r for r in reasons[key])
         assert receipt.samples == len(OK_KEYS)
         assert receipt.samples_read == receipt.samples + len(receipt.quarantined)
-        shard = tmp_path / "out" / "t" / "1" / receipt.path
+        shard = tmp_path / "out" / "t" / "1.0.0" / receipt.path
         with tarfile.open(shard) as tar:
             keys = sorted({m.name.split(".", 1)[0] for m in tar})
         assert keys == sorted(k.replace("/", "_").replace(".", "_") for k in OK_KEYS)
@@ -102,7 +102,7 @@ def test_batch_size_and_kernel_chunking_do_not_change_bytes(tmp_path, monkeypatc
         digests.append(sorted((r.path, r.sha256) for r in receipts))
         for r in receipts:
             assert r.samples == 9
-            assert hashlib.sha256((out / "t" / "1" / r.path).read_bytes()).hexdigest() == r.sha256
+            assert hashlib.sha256((out / "t" / "1.0.0" / r.path).read_bytes()).hexdigest() == r.sha256
     assert all(d == digests[0] for d in digests)
 
 
@@ -153,10 +153,10 @@ def test_resume_refuses_a_shard_changed_behind_its_receipt_and_redoes_a_missing_
 
     config = make_config([REPO / "data" / "sample" / "val-000000.tar"], tmp_path)
     receipts = run_all(config)
-    release = LocalStorage(tmp_path / "t" / "1")
+    release = LocalStorage(tmp_path / "t" / "1.0.0")
     units = {o.path for u in plan_units(config) for o in u.outputs}
     assert len(completed_receipts(release, units)) == len(receipts)
-    gone, changed = (tmp_path / "t" / "1" / receipts[0].path), (tmp_path / "t" / "1" / receipts[1].path)
+    gone, changed = (tmp_path / "t" / "1.0.0" / receipts[0].path), (tmp_path / "t" / "1.0.0" / receipts[1].path)
     gone.unlink()
     assert len(completed_receipts(release, units)) == len(receipts) - 1
     os.chmod(changed, 0o644)
@@ -206,7 +206,7 @@ def test_auto_jpeg_encoder_is_nvjpeg_on_gpu_workers_only():
 def imagenet_c_shards(tmp_path, label: str, device: str, fmt: str, encoder: str = "auto"):
     """The 19 ImageNet-C corruptions at severity 3 on the first sample shard: {path: {member: bytes}}."""
     config = validate_config({
-        "name": "t", "version": "1", "input": {"shards": [str(REPO / "data" / "sample" / "val-000000.tar")]},
+        "name": "t", "version": "1.0.0", "input": {"shards": [str(REPO / "data" / "sample" / "val-000000.tar")]},
         "corruptions": [{"name": "imagenet-c", "severities": [3]},
                         {"name": "imagenet-c-extra", "severities": [3]}],
         "output": {"uri": str(tmp_path / label), "format": fmt, "jpeg_encoder": encoder},

@@ -23,7 +23,7 @@ RESIZE_ONLY = {"resize": 64, "crop": None}
 
 def make_config(shard, out, corruptions, batch_size):
     return validate_config({
-        "name": "t", "version": "1", "input": {"shards": [str(shard)]}, "preprocess": RESIZE_ONLY,
+        "name": "t", "version": "1.0.0", "input": {"shards": [str(shard)]}, "preprocess": RESIZE_ONLY,
         "corruptions": corruptions, "output": {"uri": str(out)},
         "run": {"batch_size": batch_size, "variants_per_unit": 8}})
 
@@ -32,7 +32,7 @@ def run_all(config) -> dict[str, str]:
     worker = ShardWorker(config)
     receipts = [r for unit in plan_units(config) for r in worker.run(unit).receipts]
     root = config.output.uri
-    return {r["path"]: hashlib.sha256(open(f"{root}/t/1/{r['path']}", "rb").read()).hexdigest() for r in receipts}
+    return {r.path: hashlib.sha256(open(f"{root}/t/1.0.0/{r.path}", "rb").read()).hexdigest() for r in receipts}
 
 
 def mixed_shard(path):
@@ -56,7 +56,7 @@ def test_mixed_sizes_are_grouped_by_shape_and_written_in_input_order(tmp_path, m
     shapes = {shape[1:] for shape in calls}
     assert len(shapes) == 4, shapes  # every image kept its own size: nothing padded or cropped
     assert max(shape[0] for shape in calls) == 4, "equal shapes of a window share kernel calls"
-    with tarfile.open(tmp_path / "b12" / "t" / "1" / next(iter(grouped))) as tar:
+    with tarfile.open(tmp_path / "b12" / "t" / "1.0.0" / next(iter(grouped))) as tar:
         keys = [m.name.split(".")[0] for m in tar if m.name.endswith(".jpg")]
     assert keys == [f"r{i:04d}" for i in range(12)]
 

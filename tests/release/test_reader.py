@@ -18,7 +18,7 @@ import webdataset as wds
 from PIL import Image
 
 import corrupter
-from corrupter.cli.preview import CELL, HEADER_H, LABEL_W, write_preview
+from corrupter.publish.preview import CELL, HEADER_H, LABEL_W, write_preview
 from corrupter.io.codec import encode_images, prepare_image
 from corrupter.release import ManifestError, ReleaseNotFinished, ShardMismatch, ShardMissing
 from tests.conftest import REPO
