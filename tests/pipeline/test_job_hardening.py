@@ -100,6 +100,8 @@ def test_two_runs_racing_for_one_release_leave_one_clean_release(ray_address, tm
     release = tmp_path / "demo" / "1.0.0"
     assert not (release / "_work").exists()
     assert corrupter_main(["verify", str(release)]) == 0
-    assert sorted(p.relative_to(release).as_posix() for p in release.rglob("*") if p.is_file()) == [
-        "contrast/1/val-000000.tar", "contrast/2/val-000000.tar", "manifest.json"]
+    manifest = json.loads((release / "manifest.json").read_text())
+    assert [s["path"] for s in manifest["shards"]] == ["contrast/1/val-000000.tar", "contrast/2/val-000000.tar"]
+    listed = [s["path"] for s in manifest["shards"]] + [f["path"] for f in manifest["files"]] + ["manifest.json"]
+    assert sorted(p.relative_to(release).as_posix() for p in release.rglob("*") if p.is_file()) == sorted(listed)
 

@@ -88,11 +88,19 @@ def local_digests(release: Path) -> dict[str, tuple[str, int]]:
 
 def comparable(manifest: dict) -> dict:
     """A manifest without what legitimately differs between a local and an S3 build of one config: the
-    creation time and the input URIs (hence the recorded config and its digest). Source checksums stay."""
+    creation time and the input URIs (hence the recorded config and its digest, and the dataset card,
+    which lists the input shards). Source checksums stay."""
     shards = [{**s, "source": {"sha256": s["source"]["sha256"]}} for s in manifest["shards"]]
     sources = [{k: v for k, v in s.items() if k != "uri"} for s in manifest["sources"]]
-    drop = {"created", "config", "config_digest", "shards", "sources"}
-    return {**{k: v for k, v in manifest.items() if k not in drop}, "shards": shards, "sources": sources}
+    files = [f for f in manifest["files"] if f["path"] != "README.md"]
+    drop = {"created", "config", "config_digest", "shards", "sources", "files"}
+    return {**{k: v for k, v in manifest.items() if k not in drop}, "shards": shards, "sources": sources,
+            "files": files}
+
+
+def release_objects(manifest: dict) -> list[str]:
+    """Every object a finished release holds: its shards, its metadata files and the manifest."""
+    return sorted([s["path"] for s in manifest["shards"]] + [f["path"] for f in manifest["files"]] + ["manifest.json"])
 
 
 class aws_env:
@@ -164,7 +172,7 @@ def test_s3_release_is_byte_identical_to_a_local_release(job, builds):
         assert base64.b64decode(head["ChecksumSHA256"]).hex() == shard["sha256"]
     # The manifest is the commit marker and the work area is cleaned up.
     keys = job.keys("releases")
-    assert "manifest.json" in keys and not any(k.startswith("_work/") for k in keys) and len(keys) == 53
+    assert sorted(keys) == release_objects(manifest) and len(manifest["shards"]) == 52
     # Credentials never reach the manifest or the output.
     text = json.dumps(manifest) + remote.stdout + remote.stderr
     assert job.server.secret_key not in text and job.server.access_key not in text
@@ -215,8 +223,7 @@ def test_resume_through_faults_gives_the_same_shards(job, builds, s3_ray_address
     for manifest in manifests:
         manifest.pop("created")
     assert manifests[0] == manifests[1]
-    keys = job.keys("faulty")
-    assert len(keys) == 53 and not any(k.startswith("_work/") for k in keys)
+    assert sorted(job.keys("faulty")) == release_objects(manifests[1])
 
 
 def test_oversized_shards_fail_with_a_clear_message(job):
@@ -334,8 +341,10 @@ def test_two_runs_racing_for_one_release_on_s3(job, s3_ray_address):
     assert sorted(r.returncode for r in results) == [0, 3], [r.stderr[-2000:] for r in results]
     loser = next(r for r in results if r.returncode == 3)
     assert "another run finished this release" in loser.stderr and "Traceback" not in loser.stderr
-    assert sorted(job.keys("race")) == ["contrast/1/val-000000.tar", "contrast/1/val-000001.tar",
-                                        "contrast/2/val-000000.tar", "contrast/2/val-000001.tar", "manifest.json"]
+    manifest = job.manifest("race")
+    assert [s["path"] for s in manifest["shards"]] == ["contrast/1/val-000000.tar", "contrast/1/val-000001.tar",
+                                                       "contrast/2/val-000000.tar", "contrast/2/val-000001.tar"]
+    assert sorted(job.keys("race")) == release_objects(manifest)
     verified = corrupter_cli("verify", job.release_uri("race"), env=job.server.env())
     assert verified.returncode == 0 and "OK  4 shards, 12 samples" in verified.stdout
 
