@@ -5,7 +5,6 @@ second evaluation into the same prefix is refused. No Ray is needed: every shard
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
@@ -15,24 +14,14 @@ from corrupter.evaluation.records import Identity, ResultsExist, claim, write_re
 from corrupter.evaluation.worker import ShardCounts
 from corrupter.io.s3 import S3Storage
 from tests.pipeline.releases import SAMPLE, build_release, small_config
-from tests.s3.conftest import s3_server  # noqa: F401  (the session's S3 server)
+from tests.s3.conftest import aws_env, s3_server  # noqa: F401  (the session's S3 server, its AWS environment)
 
 pytestmark = pytest.mark.s3
 
 MODEL = "tests.evaluate.efficientnet:efficientnet_lite0"
 
 
-@pytest.fixture
-def aws_env(s3_server, monkeypatch):  # noqa: F811
-    for name in [k for k in os.environ if k.startswith("AWS_")]:
-        monkeypatch.delenv(name)
-    for name, value in s3_server.env().items():
-        if name.startswith("AWS_"):
-            monkeypatch.setenv(name, value)
-    return s3_server
-
-
-def test_results_are_written_to_s3_and_written_once(aws_env, tmp_path):
+def test_results_are_written_to_s3_and_written_once(aws_env, tmp_path):  # noqa: F811 (the imported fixture)
     release = build_release(small_config(tmp_path / "built", [SAMPLE], corruptions=[{"name": "clean"}]))
     uri = f"s3://{aws_env.bucket}/{aws_env.fresh_prefix('results')}"
     opened = corrupter.open_release(str(release))

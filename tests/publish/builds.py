@@ -10,15 +10,9 @@ import os
 import shutil
 from pathlib import Path
 
-import torch
 
-from corrupter.pipeline.plan import plan_units
-from corrupter.pipeline.worker import ShardWorker
-from corrupter.publish.metadata import write_metadata
-from corrupter.release.layout import release_storage
-from corrupter.release.lifecycle import claim_release, commit_release
 from corrupter.release.manifest import FORMAT
-from tests.pipeline.releases import SAMPLE, small_config
+from tests.pipeline.releases import SAMPLE, build_release, small_config
 
 BASE = [{"name": "clean"}, {"name": "contrast", "severities": [1]}, {"name": "fog", "severities": [1]}]
 
@@ -26,17 +20,8 @@ BASE = [{"name": "clean"}, {"name": "contrast", "severities": [1]}, {"name": "fo
 def build(out: Path, version: str, corruptions: list[dict] = BASE, **fields) -> Path:
     """A real release ``out/t/VERSION`` of one input shard (3 samples), with its metadata files, as
     `corrupter run` writes it (the real worker and commit, in this process)."""
-    config = small_config(out, [SAMPLE], version=version, corruptions=corruptions, **fields)
-    threads = torch.get_num_threads()
-    release = release_storage(config)
-    claim_release(config, release)
-    try:
-        worker = ShardWorker(config, "cpu")
-        receipts = [r for unit in plan_units(config) for r in worker.run(unit).receipts]
-    finally:
-        torch.set_num_threads(threads)
-    commit_release(config, release, receipts, lambda manifest: write_metadata(config, release, manifest))
-    return Path(release.uri)
+    return build_release(small_config(out, [SAMPLE], version=version, corruptions=corruptions, **fields),
+                         with_metadata=True)
 
 
 def object_count(release: Path) -> int:

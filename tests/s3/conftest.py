@@ -131,6 +131,17 @@ def s3_server(tmp_path_factory) -> S3Server:
         _stop_weed(server.process, ports)
 
 
+@pytest.fixture
+def aws_env(s3_server, monkeypatch):
+    """The standard AWS variables of this process point at the test server (credentials from the chain)."""
+    for name in [k for k in os.environ if k.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    for name, value in s3_server.env().items():
+        if name.startswith("AWS_"):
+            monkeypatch.setenv(name, value)
+    return s3_server
+
+
 def _stop_weed(process: subprocess.Popen, ports: dict[str, int], timeout: float = 20) -> None:
     stop_process_group(process, timeout)
     # weed keeps some gRPC unix sockets in /tmp, named by port, and may leave one behind: remove ours

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 from pathlib import Path
 
@@ -40,17 +39,6 @@ MIB = 1024**2
 def built(tmp_path_factory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("out")
     return {"1.0.0": build(out, "1.0.0"), "1.1.0": build(out, "1.1.0", BASE + [{"name": "high_pass", "severities": [1]}])}
-
-
-@pytest.fixture
-def aws_env(s3_server, monkeypatch):
-    """The standard AWS variables of this process point at the test server (credentials from the chain)."""
-    for name in [k for k in os.environ if k.startswith("AWS_")]:
-        monkeypatch.delenv(name)
-    for name, value in s3_server.env().items():
-        if name.startswith("AWS_"):
-            monkeypatch.setenv(name, value)
-    return s3_server
 
 
 @pytest.fixture

@@ -24,17 +24,6 @@ SAMPLE = REPO / "data" / "sample" / "val-000000.tar"
 
 
 @pytest.fixture
-def aws_env(s3_server, monkeypatch):
-    """The standard AWS variables of this process point at the test server (credentials from the chain)."""
-    for name in [k for k in os.environ if k.startswith("AWS_")]:
-        monkeypatch.delenv(name)
-    for name, value in s3_server.env().items():
-        if name.startswith("AWS_"):
-            monkeypatch.setenv(name, value)
-    return s3_server
-
-
-@pytest.fixture
 def store(aws_env) -> S3Storage:
     return S3Storage.from_uri(f"s3://{aws_env.bucket}/{aws_env.fresh_prefix('store')}")
 
