@@ -255,17 +255,7 @@ class S3Storage:
 
     # --- reading ------------------------------------------------------------------------------------
     def exists(self, rel: str) -> bool:
-        key = self.key(rel)
-        try:
-            self._client.head_object(Bucket=self.bucket, Key=key)
-            return True
-        except ClientError as exc:
-            code, status = _code(exc)
-            if code in _MISSING_KEY_CODES or status == 404:
-                return False
-            raise self._error(exc, key, "HEAD") from None
-        except BotoCoreError as exc:
-            raise self._error(exc, key, "HEAD") from None
+        return self.head(rel) is not None
 
     def read_bytes(self, rel: str) -> bytes:
         with self.open_read(rel) as fh:

@@ -57,19 +57,9 @@ def verify_release(release: Storage, planner: Planner) -> tuple[ReleaseManifest,
     listed = set()
     for shard in manifest.shards:
         listed.add(shard.path)
-        try:
-            with release.open_read(shard.path) as fh:
-                digest, size, samples = digest_and_count(fh)
-        except NotFound:
-            problems.append(Mismatch(shard.path, "missing"))
-            continue
-        except StorageError as exc:
-            problems.append(Mismatch(shard.path, f"unreadable ({exc})"))
-            continue
-        if size != shard.bytes:
-            problems.append(Mismatch(shard.path, f"size {size} != manifest {shard.bytes}"))
-        elif digest != shard.sha256:
-            problems.append(Mismatch(shard.path, f"sha256 {digest} != manifest {shard.sha256}"))
+        samples, problem = read_against(release, shard.path, shard.bytes, shard.sha256, digest_and_count)
+        if problem is not None:
+            problems.append(problem)
         elif samples is None:
             problems.append(Mismatch(shard.path, "not a readable tar archive"))
         elif samples != shard.samples:
@@ -87,23 +77,33 @@ def verify_release(release: Storage, planner: Planner) -> tuple[ReleaseManifest,
 
 def check_files(release: Storage, manifest: ReleaseManifest) -> list[Mismatch]:
     """Every metadata file the manifest lists is there, with its size and sha256."""
-    problems = []
-    for entry in manifest.files:
-        try:
-            with release.open_read(entry.path) as fh:
-                reader = HashingReader(fh)
-                reader.drain()
-        except NotFound:
-            problems.append(Mismatch(entry.path, "missing"))
-            continue
-        except StorageError as exc:
-            problems.append(Mismatch(entry.path, f"unreadable ({exc})"))
-            continue
-        if reader.bytes != entry.bytes:
-            problems.append(Mismatch(entry.path, f"size {reader.bytes} != manifest {entry.bytes}"))
-        elif reader.sha256.hexdigest() != entry.sha256:
-            problems.append(Mismatch(entry.path, f"sha256 {reader.sha256.hexdigest()} != manifest {entry.sha256}"))
-    return problems
+    found = (read_against(release, f.path, f.bytes, f.sha256, digest_and_size) for f in manifest.files)
+    return [problem for _, problem in found if problem is not None]
+
+
+def read_against(release: Storage, path: str, size: int, sha256: str,
+                 read: Callable[[BinaryIO], tuple[str, int, Any]]) -> tuple[Any, Mismatch | None]:
+    """Read one listed object with ``read(fh) -> (sha256, size, extra)``: (extra, None) when it has
+    the manifest's size and sha256, else (None, the problem: missing, unreadable, size, sha256)."""
+    try:
+        with release.open_read(path) as fh:
+            digest, found, extra = read(fh)
+    except NotFound:
+        return None, Mismatch(path, "missing")
+    except StorageError as exc:
+        return None, Mismatch(path, f"unreadable ({exc})")
+    if found != size:
+        return None, Mismatch(path, f"size {found} != manifest {size}")
+    if digest != sha256:
+        return None, Mismatch(path, f"sha256 {digest} != manifest {sha256}")
+    return extra, None
+
+
+def digest_and_size(fh: BinaryIO) -> tuple[str, int, None]:
+    """(sha256 hex, size, None) of any object, in one pass."""
+    reader = HashingReader(fh)
+    reader.drain()
+    return reader.sha256.hexdigest(), reader.bytes, None
 
 
 def digest_and_count(fh: BinaryIO) -> tuple[str, int, int | None]:
