@@ -8,9 +8,9 @@ catalogues and mlcroissant.
                    corruption and variant; the record sets it is joined from come first
 
 Croissant cannot name the archive a member came from (mlcommons/croissant#684): a member's
-``fullpath`` and ``filename`` are its name inside its tar, KEY.EXT, the same in every cell. mlcroissant
-(1.0 and 1.1) extracts each tar into a directory of its own, CROISSANT_CACHE/extract/ plus the sha256
-of the FileObject's contentUrl, and gives that path as the member's ``filepath``. So:
+``fullpath`` and ``filename`` are its name inside its tar, KEY.EXT, the same in every cell.
+mlcroissant 1.1 (as 1.0 did) extracts each tar into a directory of its own, CROISSANT_CACHE/extract/
+plus the sha256 of the FileObject's contentUrl, and gives that path as the member's ``filepath``. So:
 
     member-images   each image member: image, key, and member (EXTRACTION-DIR/KEY, from its filepath)
     member-labels   each .cls member: label, member, and archive (EXTRACTION-DIR)
@@ -21,12 +21,11 @@ of the FileObject's contentUrl, and gives that path as the member's ``filepath``
 
 Two joins, one per record set (mlcroissant joins once per record set), and neither on a FileSet's own
 columns: mlcroissant rewrites the join column in place, and would then read the image from the
-rewritten path. The joins rely on mlcroissant's layout (``filepath`` and the extraction directory are
-its, not Croissant's); any reader still gets each image and key from member-images. Not used: the
-``.json`` members (mlcroissant reads a member's content as bytes, which no regex or jsonPath
-transform accepts), and a table of every sample (a heat map's 3,969 cells would make it large).
-mlcroissant's cache is keyed by the relative contentUrl, which every version of a benchmark shares:
-give each release its own CROISSANT_CACHE.
+rewritten path. The joins depend on mlcroissant's layout: ``filepath`` and the extraction directory
+are its, not Croissant's. Not used: the ``.json`` members (mlcroissant reads a member's content as
+bytes, which no regex or jsonPath transform accepts), and a table of every sample (a heat map's 3,969
+cells would make it large). mlcroissant's cache is keyed by the relative contentUrl, which every
+version of a benchmark shares: give each release its own CROISSANT_CACHE.
 
 Deterministic: sorted keys, shards sorted by path, no dates (the manifest's ``created`` is left out).
 """
@@ -147,8 +146,9 @@ def _record_sets(shards: list[ShardEntry]) -> list[dict[str, Any]]:
         _field("member-cells", "corruption", "sc:Text", _of("shards/corruption"), "the corruption"),
         _field("member-cells", "variant", "sc:Text", _of("shards/variant"), "the variant"),
     ])
-    samples = _record_set("samples", "every sample: its corrupted image, key, label, corruption and variant", [
-        _field("samples", "member", "sc:Text", _of("member-images/member"), member, references="member-cells/member"),
+    samples = _record_set("samples", "every sample: its corrupted image, key, label, corruption, variant", [
+        _field("samples", "member", "sc:Text", _of("member-images/member"), member,
+               references="member-cells/member"),
         _field("samples", "image", "sc:ImageObject", _of("member-images/image"), "the corrupted image"),
         _field("samples", "key", "sc:Text", _of("member-images/key"), "the sample's key (the input's key)"),
         _field("samples", "label", "sc:Integer", _of("member-cells/label"),

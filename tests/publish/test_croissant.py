@@ -1,9 +1,10 @@
 """croissant.json read by mlcroissant (the test extra): `mlcroissant validate` passes, and the
-``samples`` record set gives every sample of a release of several cells (clean, two corruptions x
-two variants; two shards each, whose members' names repeat from cell to cell) once, with its image, key, label, corruption and variant exactly as the shards hold
-them (read here with tarfile, independently of mlcroissant). mlcroissant runs in a subprocess with
-its own CROISSANT_CACHE: it reads that variable once, at import, and keys extractions by relative URL,
-which every test release shares."""
+``samples`` record set gives every sample of a release of several cells (clean, two corruptions x two
+variants; two shards each, whose member names repeat from cell to cell) exactly once, with its key,
+label, corruption, variant and image (format, mode, size and the sha256 of its pixels) as the shards
+hold them, read here with tarfile and PIL. mlcroissant runs in a subprocess with its own
+CROISSANT_CACHE: it reads that variable once, at import, and keys extractions by relative URL, which
+every test release shares."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ from PIL import Image
 from tests.conftest import REPO
 from tests.pipeline.releases import SAMPLE, build_release, small_config
 
-CORRUPTIONS = [{"name": "clean"}, {"name": "contrast", "severities": [1, 2]}, {"name": "fog", "severities": [1, 2]}]
+CORRUPTIONS = [{"name": "clean"}, {"name": "contrast", "severities": [1, 2]},
+               {"name": "fog", "severities": [1, 2]}]
 
 RECORDS = """
 import hashlib, json, sys
@@ -31,9 +33,11 @@ import mlcroissant as mlc
 out = []
 for record in mlc.Dataset(sys.argv[1]).records("samples"):
     image = record["samples/image"]
+    pixels = hashlib.sha256(image.tobytes()).hexdigest()
     out.append({"key": record["samples/key"].decode(), "label": record["samples/label"],
-                "corruption": record["samples/corruption"].decode(), "variant": record["samples/variant"].decode(),
-                "image": [image.format, image.mode, list(image.size), hashlib.sha256(image.tobytes()).hexdigest()]})
+                "corruption": record["samples/corruption"].decode(),
+                "variant": record["samples/variant"].decode(),
+                "image": [image.format, image.mode, list(image.size), pixels]})
 print(json.dumps(out))
 """
 
@@ -68,7 +72,8 @@ def mlcroissant(tmp_path: Path, *args: str, code: str | None = None) -> subproce
     env = {**os.environ, "CROISSANT_CACHE": str(tmp_path / "croissant")}
     command = ([sys.executable, "-c", code, *args] if code is not None
                else [str(Path(sys.executable).parent / "mlcroissant"), *args])
-    done = subprocess.run(command, check=False, cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
+    done = subprocess.run(command, check=False, cwd=REPO, capture_output=True, text=True, timeout=300,
+                          env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     return done
 
