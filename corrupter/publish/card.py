@@ -205,7 +205,9 @@ cell = load_dataset(".", "{config_name(directory)}", split="{_hf_split(split)}")
 cell = load_dataset("webdataset", data_files={{"{_hf_split(split)}": "{directory}/*.tar"}}, split="{_hf_split(split)}")""",
                    "python"),
             "", f"wids (`{WIDS_INDEX}`) and open_clip (`{OPEN_CLIP_SIZES}`) find their shard lists in each cell's "
-            f"directory; `croissant.json` describes the whole release (Croissant 1.0).", "",
+            f"directory; `croissant.json` describes the whole release (Croissant 1.0): with mlcroissant, "
+            "`Dataset(\"croissant.json\").records(\"samples\")` gives each sample's image, key, label, "
+            "corruption and variant.", "",
             "corrupter (every shard checked against the manifest while it streams; errors per cell, mCE):", "",
             fenced(f"""import corrupter
 release = corrupter.open_release(".")

@@ -4,22 +4,40 @@ catalogues and mlcroissant.
     distribution   one cr:FileObject per shard (contentUrl relative to the release, application/x-tar,
                    sha256), and two cr:FileSets of the files inside them: the images (*.jpg / *.png)
                    and the labels (*.cls)
-    recordSet      "samples": image and key of every sample
+    recordSet      "samples": per sample its image, key, label (the class index of its .cls member),
+                   corruption and variant; the record sets it is joined from come first
 
-Not (yet) in the RecordSet: label, corruption and variant. mlcroissant 1.1 reads files inside an
-archive only as whole contents or paths (no JSON inside a tar), and its join on a file's path
-rewrites the path it then reads the image from; a key alone repeats across cells.
+Croissant cannot name the archive a member came from (mlcommons/croissant#684): a member's
+``fullpath`` and ``filename`` are its name inside its tar, KEY.EXT, the same in every cell.
+mlcroissant 1.1 (as 1.0 did) extracts each tar into a directory of its own, CROISSANT_CACHE/extract/
+plus the sha256 of the FileObject's contentUrl, and gives that path as the member's ``filepath``. So:
 
-Deterministic: sorted keys, no dates (the manifest's ``created`` is left out).
+    member-images   each image member: image, key, and member (EXTRACTION-DIR/KEY, from its filepath)
+    member-labels   each .cls member: label, member, and archive (EXTRACTION-DIR)
+    shards          inline data, one row per shard: archive (sha256 of its contentUrl), shard (its
+                    path), corruption and variant (from the manifest)
+    member-cells    member-labels joined with shards on archive: member, label, corruption, variant
+    samples         member-images joined with member-cells on member
+
+Two joins, one per record set (mlcroissant joins once per record set), and neither on a FileSet's own
+columns: mlcroissant rewrites the join column in place, and would then read the image from the
+rewritten path. The joins depend on mlcroissant's layout: ``filepath`` and the extraction directory
+are its, not Croissant's. Not used: the ``.json`` members (mlcroissant reads a member's content as
+bytes, which no regex or jsonPath transform accepts), and a table of every sample (a heat map's 3,969
+cells would make it large). mlcroissant's cache is keyed by the relative contentUrl, which every
+version of a benchmark shares: give each release its own CROISSANT_CACHE.
+
+Deterministic: sorted keys, shards sorted by path, no dates (the manifest's ``created`` is left out).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
 from ..config.card import CardConfig
-from ..release.manifest import ReleaseManifest
+from ..release.manifest import ReleaseManifest, ShardEntry
 from .citation import title_of
 
 CONTEXT = {
@@ -60,20 +78,87 @@ CONTEXT = {
     "subField": "cr:subField",
     "transform": "cr:transform",
 }
+# A member's name is KEY.EXT, one path component: output keys hold no '/' or '.' (io/shards.safe_key).
 STEM = r"^(.*)\.[^./]+$"  # a member's path without its extension: the sample's key in its shard
+MEMBER = r"^.*/([^/]+/[^/]+)\.[^./]+$"  # a member's filepath -> EXTRACTION-DIR/KEY: one sample of one shard
+ARCHIVE = r"^.*/([^/]+)/[^/]+$"  # a member's filepath -> EXTRACTION-DIR: its shard
 
 
-def _field(record_set: str, name: str, data_type: str, source: dict[str, Any], description: str,
+def extraction_dir(content_url: str) -> str:
+    """Where mlcroissant extracts a FileObject's archive: the sha256 of its contentUrl (hex), under
+    CROISSANT_CACHE/extract/."""
+    return hashlib.sha256(content_url.encode()).hexdigest()
+
+
+def _field(record_set: str, name: str, data_type: str, source: dict[str, Any] | None, description: str,
            references: str | None = None) -> dict[str, Any]:
     field = {"@type": "cr:Field", "@id": f"{record_set}/{name}", "name": name, "description": description,
-             "dataType": data_type, "source": source}
+             "dataType": data_type}
+    if source is not None:
+        field["source"] = source
     if references:
         field["references"] = {"field": {"@id": references}}
     return field
 
 
-def _from(file_set: str, **extract: str) -> dict[str, Any]:
-    return {"fileSet": {"@id": file_set}, "extract": extract}
+def _from(file_set: str, file_property: str, regex: str | None = None) -> dict[str, Any]:
+    source: dict[str, Any] = {"fileSet": {"@id": file_set}, "extract": {"fileProperty": file_property}}
+    if regex:
+        source["transform"] = {"regex": regex}
+    return source
+
+
+def _of(field: str) -> dict[str, Any]:
+    return {"field": {"@id": field}}
+
+
+def _record_set(name: str, description: str, fields: list[dict[str, Any]], **more: Any) -> dict[str, Any]:
+    return {"@type": "cr:RecordSet", "@id": name, "name": name, "description": description, "field": fields,
+            **more}
+
+
+def _record_sets(shards: list[ShardEntry]) -> list[dict[str, Any]]:
+    member = "EXTRACTION-DIR/KEY (the member's path as mlcroissant extracts it, less the extension)"
+    images = _record_set("member-images", "each image member of the shards", [
+        _field("member-images", "image", "sc:ImageObject", _from("images", "content"), "the corrupted image"),
+        _field("member-images", "key", "sc:Text", _from("images", "filename", STEM), "the sample's key"),
+        _field("member-images", "member", "sc:Text", _from("images", "filepath", MEMBER), member),
+    ])
+    labels = _record_set("member-labels", "each .cls member of the shards", [
+        _field("member-labels", "label", "sc:Integer", _from("cls-labels", "content"), "the class index"),
+        _field("member-labels", "member", "sc:Text", _from("cls-labels", "filepath", MEMBER), member),
+        _field("member-labels", "archive", "sc:Text", _from("cls-labels", "filepath", ARCHIVE),
+               "the directory mlcroissant extracted the member's shard into"),
+    ])
+    table = _record_set("shards", "each shard's cell, by the directory mlcroissant extracts it into", [
+        _field("shards", "archive", "sc:Text", None, "sha256 of the shard's contentUrl (hex)"),
+        _field("shards", "shard", "sc:Text", None, "the shard's path (its contentUrl)"),
+        _field("shards", "corruption", "sc:Text", None, "the shard's corruption"),
+        _field("shards", "variant", "sc:Text", None, "the shard's variant"),
+    ], key={"@id": "shards/archive"}, data=[
+        {"shards/archive": extraction_dir(s.path), "shards/shard": s.path, "shards/corruption": s.corruption,
+         "shards/variant": s.variant} for s in shards])
+    cells = _record_set("member-cells", "each .cls member with its label and its shard's cell", [
+        _field("member-cells", "archive", "sc:Text", _of("member-labels/archive"), "the member's shard",
+               references="shards/archive"),
+        _field("member-cells", "member", "sc:Text", _of("member-labels/member"), member),
+        _field("member-cells", "label", "sc:Integer", _of("member-labels/label"), "the class index"),
+        _field("member-cells", "corruption", "sc:Text", _of("shards/corruption"), "the corruption"),
+        _field("member-cells", "variant", "sc:Text", _of("shards/variant"), "the variant"),
+    ])
+    samples = _record_set("samples", "every sample: its corrupted image, key, label, corruption, variant", [
+        _field("samples", "member", "sc:Text", _of("member-images/member"), member,
+               references="member-cells/member"),
+        _field("samples", "image", "sc:ImageObject", _of("member-images/image"), "the corrupted image"),
+        _field("samples", "key", "sc:Text", _of("member-images/key"), "the sample's key (the input's key)"),
+        _field("samples", "label", "sc:Integer", _of("member-cells/label"),
+               "the class index (the sample's .cls member)"),
+        _field("samples", "corruption", "sc:Text", _of("member-cells/corruption"),
+               "the corruption (the first directory of the shard's path)"),
+        _field("samples", "variant", "sc:Text", _of("member-cells/variant"),
+               "the variant (the second directory of the shard's path)"),
+    ])
+    return [images, labels, table, cells, samples]
 
 
 def croissant(manifest: ReleaseManifest, card: CardConfig) -> dict[str, Any]:
@@ -93,18 +178,6 @@ def croissant(manifest: ReleaseManifest, card: CardConfig) -> dict[str, Any]:
          "encodingFormat": "text/plain", "includes": "*.cls",
          "description": "each sample's label: the class index as decimal text"},
     ]
-    samples = {
-        "@type": "cr:RecordSet", "@id": "samples", "name": "samples",
-        "description": "the corrupted images with their keys; each sample's label, corruption and variant "
-                       "are in its .cls and .json members beside the image (the cls-labels file set)",
-        "field": [
-            _field("samples", "image", "sc:ImageObject", _from("images", fileProperty="content"),
-                   "the corrupted image"),
-            _field("samples", "key", "sc:Text", {**_from("images", fileProperty="filename"),
-                                                 "transform": {"regex": STEM}},
-                   "the sample's key (the input's key)"),
-        ],
-    }
     document: dict[str, Any] = {
         "@context": CONTEXT,
         "@type": "sc:Dataset",
@@ -117,7 +190,7 @@ def croissant(manifest: ReleaseManifest, card: CardConfig) -> dict[str, Any]:
         "url": card.homepage or "README.md",
         "citeAs": card.source_citation or f"{manifest.name} {manifest.version} (CITATION.cff)",
         "distribution": distribution,
-        "recordSet": [samples],
+        "recordSet": _record_sets(shards),
     }
     if card.authors:
         document["creator"] = [{"@type": "sc:Person", "name": author} for author in card.authors]

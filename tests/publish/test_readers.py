@@ -136,7 +136,9 @@ import json, sys, collections
 import mlcroissant as mlc
 records = list(mlc.Dataset(sys.argv[1]).records("samples"))
 print(json.dumps({"count": len(records), "keys": collections.Counter(r["samples/key"].decode() for r in records),
-                  "sizes": sorted({r["samples/image"].size for r in records})}))
+                  "sizes": sorted({r["samples/image"].size for r in records}),
+                  "samples": sorted([r["samples/corruption"].decode() + "/" + r["samples/variant"].decode(),
+                                     r["samples/key"].decode(), r["samples/label"]] for r in records)}))
 """
 
 
@@ -152,3 +154,7 @@ def test_mlcroissant_validates_croissant_json_and_loads_every_sample(release, ma
     assert found["count"] == manifest["totals"]["samples"] == 156
     assert set(found["keys"].values()) == {26}  # each of the six keys once per cell
     assert found["sizes"] == [[224, 224]]
+    cells = sorted({posixpath_dir(s["path"]) for s in manifest["shards"]})
+    truth = sorted([cell, key, label] for cell in cells
+                   for key, label in labels_by_key(cell_shards(release, cell)).items())
+    assert found["samples"] == truth  # each cell's samples with their labels, as webdataset reads them
