@@ -151,13 +151,22 @@ def _resample_axis(spectrum: torch.Tensor, size: int, dim: int) -> torch.Tensor:
     return lo + (hi - lo) * frac
 
 
+@functools.lru_cache(maxsize=8)
+def half_plane_amplitude(mean_spectrum: torch.Tensor, height: int, width: int, device: torch.device,
+                         dtype: torch.dtype) -> torch.Tensor:
+    """(A(k) + A(-k)) / 2 on the rfft2 half plane, A = ``amplitude_for`` the asset: what
+    power_equalisation multiplies every image's phases by, made once per asset, size and dtype
+    (the cache holds the asset tensor, so its key cannot be reused by another one)."""
+    amplitude = amplitude_for(mean_spectrum.to(device, torch.float64), height, width)
+    return half_plane((amplitude + mirrored(amplitude)) / 2).to(dtype)
+
+
 def power_equalisation_plane(images: torch.Tensor, draws: Draws, *,
                              assets: Mapping[str, torch.Tensor]) -> torch.Tensor:
     height, width = images.shape[-2], images.shape[-1]
-    mean_spectrum = assets["geirhos_power_spectrum"].to(images.device, torch.float64)
-    amplitude = amplitude_for(mean_spectrum, height, width)
     # Re ifft2(A e^{i phase}) = irfft2 of (A(k) + A(-k)) / 2 * e^{i phase(k)} (phase(-k) = -phase(k)).
-    amplitude = half_plane((amplitude + mirrored(amplitude)) / 2).to(images.dtype)
+    amplitude = half_plane_amplitude(assets["geirhos_power_spectrum"], height, width, images.device,
+                                     images.dtype)
     spectrum = torch.fft.rfft2(grey(images))
     parts = torch.view_as_real(spectrum)
     magnitude = parts[..., 0].square() + parts[..., 1].square()
