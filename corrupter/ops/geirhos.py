@@ -29,8 +29,8 @@ from collections.abc import Mapping
 
 import torch
 
-from ._gaussian_constant import gaussian_filter_constant
 from ._common import quantize_uint8
+from ._gaussian_constant import gaussian_filter_constant
 from ._geirhos_common import BACKGROUND_GREY, REFERENCE, TAG, grey, number, on_levels, stacked
 from ._registry import Draws, register_corruption
 
