@@ -2,9 +2,10 @@
 
     OMP_NUM_THREADS=1 python bench/bench_geirhos.py [--seconds 1.0] [--json out.json]
 
-Ours: what bench_ops.py measures (the whole apply_batch with per-sample draws, plus uint8
-quantisation, kernel calls of worker.CPU_KERNEL_BATCH samples, best of 5 rounds taken round all
-cells), timed as CPU time of the benchmarking thread (time.thread_time; torch runs on that one
+Ours: what bench_ops.py measures, the worker's route (per-sample draws and the op's 8-bit kernel
+on uint8 levels where it has one, ``spec.apply_uint8``; else apply_batch on floats plus uint8
+quantisation), kernel calls of worker.CPU_KERNEL_BATCH samples, best of 5 rounds taken round all
+cells, timed as CPU time of the benchmarking thread (time.thread_time; torch runs on that one
 thread), so that the time other jobs on a shared machine take the core away is not counted; their
 cache contention still is. The original's column is not measured here: it is the per-image time of
 image_manipulation.py that the shared reference folder's SOURCE.md reports (one thread, AMD EPYC,
@@ -59,26 +60,32 @@ def cell_runner(name: str, level: int, images: torch.Tensor):
     spec = ops.get_corruption(name)
     params = spec.params(level)
     assets = load_assets(spec.assets)
+    levels = ops.quantize_uint8(images)  # the photos are 8-bit: these are exactly the decoded levels
 
     def once(seed: int) -> None:
         gens = [make_generator(seed * 100 + i) for i in range(images.shape[0])]
-        out, _ = ops.apply_batch(spec, images, params, gens, assets)
-        ops.quantize_uint8(out)
+        if spec.apply_uint8 is not None:
+            ops.apply_batch_uint8(spec, levels, params, gens, assets)
+        else:
+            out, _ = ops.apply_batch(spec, images, params, gens, assets)
+            ops.quantize_uint8(out)
     once(0)
     return once
 
 
 def floors(images: torch.Tensor, seconds: float) -> dict[str, float]:
-    """CPU ms per 224x224 image of steps the ops cannot avoid: the grey step with its 3-channel
-    output and the pipeline's quantisation (every op but false_colour), one uniform per pixel from
-    a sample's generator (the noise ops; phase_noise draws half as many), one rfft2 + irfft2 pair
-    (the Fourier ops)."""
+    """CPU ms per 224x224 image of steps the ops cannot avoid: on the 8-bit route, the levels read as
+    floats, the grey plane, its truncation to 8 bits and the 3 equal channels (every op but
+    false_colour); one uniform per pixel from a sample's generator (the noise ops; phase_noise draws
+    half as many); one rfft2 + irfft2 pair (the Fourier ops)."""
     from corrupter.ops._geirhos_common import grey, stacked
 
     generator = make_generator(0)
+    levels = ops.quantize_uint8(images)
     planes = grey(images)
     steps = {
-        "grey + 3 equal channels + quantize_uint8": lambda: ops.quantize_uint8(stacked(grey(images))),
+        "uint8 -> float, grey, quantize_uint8, 3 equal uint8 channels":
+            lambda: stacked(ops.quantize_uint8(grey(levels.float().div_(255)))),
         "torch.rand(224, 224) from a sample's generator": lambda: [torch.rand(224, 224, generator=generator)
                                                                    for _ in range(len(images))],
         "rfft2 + irfft2, 224x224 float32": lambda: torch.fft.irfft2(torch.fft.rfft2(planes), s=(224, 224)),

@@ -210,7 +210,7 @@ def main() -> None:
         r = ref.get(n)
         level = bench_level(n, args.severity)
         label = n if level == args.severity else f"{n} (level {level})"
-        print(f"| {label} | {ours[n]:.2f} | {f'{r:.1f}' if r else '-'} | {speedup(r, ours[n]) if r else '-'} |")
+        print(f"| {label} | {ours[n]:.2f} | {f'{r:.2f}' if r else '-'} | {speedup(r, ours[n]) if r else '-'} |")
     common = [n for n in ref_names if n in ref]
     if common:
         print(f"| **sum of {len(common)} ImageNet-C** | **{sum(ours[n] for n in common):.1f}** | "

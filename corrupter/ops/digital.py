@@ -29,6 +29,7 @@ import torch
 
 from ._common import quantize_uint8, truncate_to_uint8
 from ._pillow import (
+    box_enlarge_on_cpu,
     box_resize,
     box_resize_with_pillow,
     jpeg_round_trip_with_pillow,
@@ -195,10 +196,8 @@ def pixelate_levels(levels: torch.Tensor, draws: Draws, *, factor: float) -> tor
     height, width = levels.shape[-2:]
     small = (max(1, int(height * float(factor))), max(1, int(width * float(factor))))
     if levels.device.type == "cpu":
-        levels = box_resize_with_pillow(levels, small)
-    else:
-        levels = box_resize(levels, *small)
-    return box_resize(levels, height, width).contiguous()
+        return box_enlarge_on_cpu(box_resize_with_pillow(levels, small), height, width)
+    return box_resize(box_resize(levels, *small), height, width).contiguous()
 
 
 @register_corruption("pixelate", family="digital", levels=PIXELATE_SEVERITIES, tags=("imagenet-c",),
@@ -209,7 +208,8 @@ def pixelate(images: torch.Tensor, draws: Draws, *, factor: float) -> torch.Tens
     Pillow's BOX upsampling picks one source pixel per output pixel (nearest neighbour with
     Pillow's tie rule), hence the blocks. The downsampling, the real work, is Pillow's own on the
     CPU and its fixed-point filter reproduced in torch elsewhere (``_pillow.box_resize``); the
-    upsampling, a gather, is torch's on every device. The same bytes either way.
+    upsampling, a gather, is numpy's on the CPU (``_pillow.box_enlarge_on_cpu``) and torch's
+    elsewhere. The same bytes either way.
     Shape: (B, C, H, W) -> (B, C, H, W). Deterministic. 8-bit semantics (see the module docstring).
     """
     return _from_levels(pixelate_levels, images, draws, factor=factor)

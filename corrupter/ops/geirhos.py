@@ -15,6 +15,10 @@ power_equalisation) are in geirhos_spectral.py. What the original does, and we d
 
 The random ops draw one uniform per pixel from the sample's own generator; the original's NumPy
 streams cannot be reproduced, their statistics are (tests/ops/test_geirhos.py).
+
+Every op has an 8-bit kernel (``apply_uint8``, the worker's route): the grey ops compute their one
+grey plane (``*_plane``) and truncate it to 8 bits before stacking (``on_levels``), rotation turns the
+8-bit plane, false_colour reads and writes levels directly; the same bytes as the float kernels'.
 """
 
 from __future__ import annotations
@@ -25,8 +29,9 @@ from collections.abc import Mapping
 
 import torch
 
+from ._common import quantize_uint8
 from ._gaussian_constant import gaussian_filter_constant
-from ._geirhos_common import BACKGROUND_GREY, REFERENCE, TAG, grey, number, stacked
+from ._geirhos_common import BACKGROUND_GREY, REFERENCE, TAG, grey, number, on_levels, stacked
 from ._registry import Draws, register_corruption
 
 NOISE_CONTRAST = 0.3  # contrast the noise experiments apply before the noise (paper; code examples)
@@ -48,52 +53,58 @@ def sample_pixel_uniform(generator: torch.Generator, height: int, width: int, /,
     return {"uniform": torch.rand(height, width, generator=generator)}
 
 
+def grayscale_plane(images: torch.Tensor, draws: Draws) -> torch.Tensor:
+    return grey(images).clamp_(0, 1)
+
+
 @register_corruption("grayscale", family="digital", levels=({},), tags=TAG,
-                     reference=f"{REFERENCE} rgb2gray (model-vs-human colour experiment, 'bw')")
+                     reference=f"{REFERENCE} rgb2gray (model-vs-human colour experiment, 'bw')",
+                     apply_uint8=on_levels(grayscale_plane))
 def grayscale(images: torch.Tensor, draws: Draws) -> torch.Tensor:
     """Greyscale: 0.2125 R + 0.7154 G + 0.0721 B on all three channels.
 
     Shape: (B, 3, H, W) -> (B, 3, H, W). Deterministic; one level, no parameters.
     """
-    return stacked(grey(images).clamp_(0, 1))
+    return stacked(grayscale_plane(images, draws))
+
+
+def grayscale_contrast_plane(images: torch.Tensor, draws: Draws, *, contrast: float) -> torch.Tensor:
+    c = number("grayscale_contrast", "contrast", contrast, 0.0, 1.0)
+    return grey(images).mul_(c).add_((1 - c) / 2).clamp_(0, 1)
 
 
 @register_corruption("grayscale_contrast", family="digital", levels=CONTRAST_LEVELS, tags=TAG,
-                     reference=f"{REFERENCE} grayscale_contrast")
+                     reference=f"{REFERENCE} grayscale_contrast",
+                     apply_uint8=on_levels(grayscale_contrast_plane))
 def grayscale_contrast(images: torch.Tensor, draws: Draws, *, contrast: float) -> torch.Tensor:
     """Greyscale, then contrast scaled about mid-grey 0.5: (1 - c) / 2 + c * grey.
 
     Unlike ImageNet-C's ``contrast`` (per-channel mean) the pivot is 0.5, whatever the image.
     Shape: (B, 3, H, W) -> (B, 3, H, W). Deterministic.
     """
-    c = number("grayscale_contrast", "contrast", contrast, 0.0, 1.0)
-    return stacked(grey(images).mul_(c).add_((1 - c) / 2).clamp_(0, 1))
+    return stacked(grayscale_contrast_plane(images, draws, contrast=contrast))
+
+
+def uniform_noise_plane(images: torch.Tensor, draws: Draws, *, width: float) -> torch.Tensor:
+    w = number("uniform_noise", "width", width, 0.0)
+    base = grey(images).mul_(NOISE_CONTRAST).add_((1 - NOISE_CONTRAST) / 2)
+    # rng.uniform(-w, w) = -w + 2w * u
+    return base.add_(draws["uniform"].to(base.dtype), alpha=2 * w).sub_(w).clamp_(0, 1)
 
 
 @register_corruption("uniform_noise", family="noise", levels=UNIFORM_NOISE_LEVELS,
                      sample=sample_pixel_uniform, tags=TAG,
-                     reference=f"{REFERENCE} uniform_noise(x, width, 0.3, rng)")
+                     reference=f"{REFERENCE} uniform_noise(x, width, 0.3, rng)",
+                     apply_uint8=on_levels(uniform_noise_plane))
 def uniform_noise(images: torch.Tensor, draws: Draws, *, width: float) -> torch.Tensor:
     """Greyscale at contrast 0.3, plus U(-width, width) per pixel, clipped to [0, 1].
 
     Shape: (B, 3, H, W) -> (B, 3, H, W). Stochastic (one uniform per pixel).
     """
-    w = number("uniform_noise", "width", width, 0.0)
-    base = grey(images).mul_(NOISE_CONTRAST).add_((1 - NOISE_CONTRAST) / 2)
-    # rng.uniform(-w, w) = -w + 2w * u
-    return stacked(base.add_(draws["uniform"].to(base.dtype), alpha=2 * w).sub_(w).clamp_(0, 1))
+    return stacked(uniform_noise_plane(images, draws, width=width))
 
 
-@register_corruption("salt_and_pepper_noise", family="noise", levels=SALT_AND_PEPPER_LEVELS,
-                     sample=sample_pixel_uniform, tags=TAG,
-                     reference=f"{REFERENCE} salt_and_pepper_noise(x, p, 0.3, rng) "
-                               f"(the paper's training experiments)")
-def salt_and_pepper_noise(images: torch.Tensor, draws: Draws, *, probability: float) -> torch.Tensor:
-    """Greyscale at contrast 0.3, then each pixel white with probability p/2, black with p/2.
-
-    The original's rule on one uniform u per pixel: salt where u >= 1 - p/2, pepper where
-    u < p/2 (thresholds up to float32 rounding). Shape: (B, 3, H, W) -> (B, 3, H, W). Stochastic (one uniform per pixel).
-    """
+def salt_and_pepper_noise_plane(images: torch.Tensor, draws: Draws, *, probability: float) -> torch.Tensor:
     p = number("salt_and_pepper_noise", "probability", probability, 0.0, 1.0)
     base = grey(images).mul_(NOISE_CONTRAST).add_((1 - NOISE_CONTRAST) / 2)
     uniform = draws["uniform"].to(base.dtype)
@@ -102,19 +113,40 @@ def salt_and_pepper_noise(images: torch.Tensor, draws: Draws, *, probability: fl
     # floor is vectorised on the CPU where float comparisons are not.
     salt = torch.floor(uniform + p / 2)
     pepper = torch.floor(uniform - p / 2)
-    return stacked(base.add_(salt).add_(pepper).clamp_(0, 1))
+    return base.add_(salt).add_(pepper).clamp_(0, 1)
+
+
+@register_corruption("salt_and_pepper_noise", family="noise", levels=SALT_AND_PEPPER_LEVELS,
+                     sample=sample_pixel_uniform, tags=TAG,
+                     reference=f"{REFERENCE} salt_and_pepper_noise(x, p, 0.3, rng) "
+                               f"(the paper's training experiments)",
+                     apply_uint8=on_levels(salt_and_pepper_noise_plane))
+def salt_and_pepper_noise(images: torch.Tensor, draws: Draws, *, probability: float) -> torch.Tensor:
+    """Greyscale at contrast 0.3, then each pixel white with probability p/2, black with p/2.
+
+    The original's rule on one uniform u per pixel: salt where u >= 1 - p/2, pepper where
+    u < p/2 (thresholds up to float32 rounding). Shape: (B, 3, H, W) -> (B, 3, H, W).
+    Stochastic (one uniform per pixel).
+    """
+    return stacked(salt_and_pepper_noise_plane(images, draws, probability=probability))
+
+
+def gaussian_low_pass_plane(images: torch.Tensor, draws: Draws, *, sigma: float) -> torch.Tensor:
+    s = number("gaussian_low_pass", "sigma", sigma, 0.0, 1e6)
+    if s == 0:  # scipy skips the filter: the grey image (a copy saved)
+        return grey(images).clamp_(0, 1)
+    return gaussian_filter_constant(grey(images), s, BACKGROUND_GREY).clamp_(0, 1)
 
 
 @register_corruption("gaussian_low_pass", family="filter", levels=LOW_PASS_LEVELS, tags=TAG,
-                     reference=f"{REFERENCE} low_pass_filter")
+                     reference=f"{REFERENCE} low_pass_filter", apply_uint8=on_levels(gaussian_low_pass_plane))
 def gaussian_low_pass(images: torch.Tensor, draws: Draws, *, sigma: float) -> torch.Tensor:
     """Greyscale, Gaussian blur of std sigma px (borders padded with grey 0.4423), clipped.
 
     scipy ``gaussian_filter(grey, sigma, mode='constant', cval=0.4423)`` (truncate 4); sigma 0 is
     the grey image. Shape: (B, 3, H, W) -> (B, 3, H, W). Deterministic.
     """
-    s = number("gaussian_low_pass", "sigma", sigma, 0.0, 1e6)
-    return stacked(gaussian_filter_constant(grey(images), s, BACKGROUND_GREY).clamp_(0, 1))
+    return stacked(gaussian_low_pass_plane(images, draws, sigma=sigma))
 
 
 def high_pass_sigma(sigma: object) -> float:
@@ -126,9 +158,20 @@ def high_pass_sigma(sigma: object) -> float:
     return number("gaussian_high_pass", "sigma", sigma, 0.0, 1e6)
 
 
+def gaussian_high_pass_plane(images: torch.Tensor, draws: Draws, *, sigma: float | str) -> torch.Tensor:
+    s = high_pass_sigma(sigma)
+    luminance = grey(images)
+    if s == math.inf:
+        return luminance.clamp_(0, 1)
+    detail = luminance - gaussian_filter_constant(luminance, s, BACKGROUND_GREY)
+    detail += BACKGROUND_GREY - detail.mean(dim=(-2, -1), keepdim=True)
+    return detail.clamp_(0, 1)
+
+
 @register_corruption("gaussian_high_pass", family="filter", levels=HIGH_PASS_LEVELS, tags=TAG,
                      reference=f"{REFERENCE} high_pass_filter; sigma inf as model-vs-human "
-                               f"(plot_stimuli_levels.high_pass_filter_with_inf)")
+                               f"(plot_stimuli_levels.high_pass_filter_with_inf)",
+                     apply_uint8=on_levels(gaussian_high_pass_plane))
 def gaussian_high_pass(images: torch.Tensor, draws: Draws, *, sigma: float | str) -> torch.Tensor:
     """Greyscale minus its Gaussian blur (std sigma px), mean reset to grey 0.4423, clipped.
 
@@ -138,17 +181,20 @@ def gaussian_high_pass(images: torch.Tensor, draws: Draws, *, sigma: float | str
     infinity, and its plotting script shows the grey image). Shape: (B, 3, H, W) -> (B, 3, H, W).
     Deterministic.
     """
-    s = high_pass_sigma(sigma)
-    luminance = grey(images)
-    if s == math.inf:
-        return stacked(luminance.clamp_(0, 1))
-    detail = luminance - gaussian_filter_constant(luminance, s, BACKGROUND_GREY)
-    detail += BACKGROUND_GREY - detail.mean(dim=(-2, -1), keepdim=True)
-    return stacked(detail.clamp_(0, 1))
+    return stacked(gaussian_high_pass_plane(images, draws, sigma=sigma))
+
+
+def rotation_levels(levels: torch.Tensor, draws: Draws, *, degrees: int) -> torch.Tensor:
+    """rotation on uint8 levels (the worker's 8-bit route): the grey plane truncated to 8 bits, then
+    turned; the canvas is the background grey's 8-bit level (quantize_uint8 works pixel by pixel)."""
+    plane = quantize_uint8(grey(levels.float().div_(255)))
+    fill = int(quantize_uint8(torch.tensor(BACKGROUND_GREY)))
+    return stacked(turned(plane, degrees, fill))
 
 
 @register_corruption("rotation", family="digital", levels=ROTATION_LEVELS, tags=TAG,
-                     distortion_order=(1, 2, 4, 3), reference=f"{REFERENCE} rotate90/180/270 (np.rot90)")
+                     distortion_order=(1, 2, 4, 3), reference=f"{REFERENCE} rotate90/180/270 (np.rot90)",
+                     apply_uint8=rotation_levels)
 def rotation(images: torch.Tensor, draws: Draws, *, degrees: int) -> torch.Tensor:
     """Greyscale, rotated counter-clockwise by a multiple of 90 degrees (np.rot90).
 
@@ -158,16 +204,20 @@ def rotation(images: torch.Tensor, draws: Draws, *, degrees: int) -> torch.Tenso
     stimulus). Levels 0, 90, 180, 270; 180 moves the image furthest from the original.
     Shape: (B, 3, H, W) -> (B, 3, H, W). Deterministic.
     """
+    return stacked(turned(grey(images).clamp_(0, 1), degrees, BACKGROUND_GREY))
+
+
+def turned(planes: torch.Tensor, degrees: int, fill: float) -> torch.Tensor:
+    """(B, H, W) planes turned counter-clockwise by ``degrees`` (a multiple of 90), centred on an
+    (H, W) canvas of ``fill`` where a quarter turn changes the shape."""
     d = number("rotation", "degrees", degrees, -math.inf)
     if d % 90:
         raise ValueError(f"rotation: degrees must be a multiple of 90 (the original turns by 90, 180, "
                          f"270), got {degrees!r}")
-    turns = int(d // 90) % 4
-    luminance = grey(images).clamp_(0, 1)
-    turned = torch.rot90(luminance, turns, dims=(-2, -1))
-    if turned.shape == luminance.shape:
-        return stacked(turned.contiguous())
-    return stacked(centred_on_canvas(turned, luminance.shape[-2:], BACKGROUND_GREY))
+    out = torch.rot90(planes, int(d // 90) % 4, dims=(-2, -1))
+    if out.shape == planes.shape:
+        return out.contiguous()
+    return centred_on_canvas(out, planes.shape[-2:], fill)
 
 
 def centred_on_canvas(planes: torch.Tensor, size: tuple[int, int] | torch.Size, fill: float) -> torch.Tensor:
@@ -233,8 +283,31 @@ def nearest_level_tables(gamma: tuple[float, ...], device: torch.device) -> tupl
     return below.to(device=device, dtype=torch.float64), inside.to(device)
 
 
+def false_colour_levels(levels: torch.Tensor, draws: Draws, *,
+                       assets: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """false_colour on uint8 levels (the worker's 8-bit route): the levels go straight to the gamma
+    table, and the nearest entries' indices are the output levels."""
+    return opponent_levels(levels.to(torch.int32), assets).to(torch.uint8)
+
+
+def opponent_levels(levels: torch.Tensor, assets: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """The false_colour output levels (float64, integral) of int32 input levels (see false_colour)."""
+    table = assets["geirhos_gamma_table"].to(device=levels.device, dtype=torch.float64)
+    below, inside = nearest_level_tables(tuple(table.tolist()), levels.device)
+    matrix, offset = (t.to(levels.device) for t in opponent_colour_map())
+    # int32 indices and index_select: the fast gather on the CPU
+    linear = table.index_select(0, levels.reshape(-1)).view(levels.shape)  # (B, 3, H, W) float64
+    swapped = torch.einsum("ij,bjhw->bihw", matrix, linear).add_(offset[:, None, None]).clamp_(0, 1)
+    flat = swapped.reshape(-1)
+    cells = (flat * NEAREST_CELLS).to(torch.int32)
+    # v > inside[c] as sign(v - inside[c]) clipped at 0 (+inf: -1 -> 0): float comparisons are not
+    # vectorised on the CPU
+    above = torch.sign(flat - inside.index_select(0, cells)).clamp_(min=0)
+    return below.index_select(0, cells).add_(above).view(levels.shape)
+
+
 @register_corruption("false_colour", family="digital", levels=({},), tags=TAG,
-                     assets=("geirhos_gamma_table",),
+                     assets=("geirhos_gamma_table",), apply_uint8=false_colour_levels,
                      reference=f"{REFERENCE} false_colour (model-vs-human false-colour 'False')")
 def false_colour(images: torch.Tensor, draws: Draws, *,
                  assets: Mapping[str, torch.Tensor]) -> torch.Tensor:
@@ -250,17 +323,5 @@ def false_colour(images: torch.Tensor, draws: Draws, *,
     colours (checked once, all three channels; tests/ops/test_geirhos.py checks a sample).
     Shape: (B, 3, H, W) -> (B, 3, H, W). Deterministic; colour.
     """
-    table = assets["geirhos_gamma_table"].to(device=images.device, dtype=torch.float64)
-    below, inside = nearest_level_tables(tuple(table.tolist()), images.device)
-    matrix, offset = (t.to(images.device) for t in opponent_colour_map())
-    # int32 indices and index_select: the fast gather on the CPU
     levels = (images * 255).round_().clamp_(0, 255).to(torch.int32)
-    linear = table.index_select(0, levels.reshape(-1)).view(images.shape)  # (B, 3, H, W) float64
-    swapped = torch.einsum("ij,bjhw->bihw", matrix, linear).add_(offset[:, None, None]).clamp_(0, 1)
-    flat = swapped.reshape(-1)
-    cells = (flat * NEAREST_CELLS).to(torch.int32)
-    # v > inside[c] as sign(v - inside[c]) clipped at 0 (+inf: -1 -> 0): float comparisons are not
-    # vectorised on the CPU
-    above = torch.sign(flat - inside.index_select(0, cells)).clamp_(min=0)
-    nearest = below.index_select(0, cells).add_(above)
-    return nearest.view(images.shape).to(images.dtype) / 255
+    return opponent_levels(levels, assets).to(images.dtype) / 255

@@ -4,7 +4,8 @@ Both start from the grey image (_geirhos_common.grey), change its centred spectr
 ``fftshift(fft2(grey))``), take the real part of the inverse transform and clip to [0, 1]. The real
 part of ifft2(S) is the inverse of the Hermitian part of S, (S(k) + conj S(-k)) / 2, so each op
 is computed as one rfft2 / irfft2 pair with that Hermitian part folded into a per-frequency factor:
-the same numbers as the original's complex transforms, for half the work.
+the same numbers as the original's complex transforms, for half the work. Both have an 8-bit
+kernel (``apply_uint8``): their grey plane truncated to 8 bits before stacking (``on_levels``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Mapping
 
 import torch
 
-from ._geirhos_common import REFERENCE, TAG, grey, number, stacked
+from ._geirhos_common import REFERENCE, TAG, grey, number, on_levels, stacked
 from ._registry import Draws, register_corruption
 
 PHASE_NOISE_LEVELS = tuple({"width": w} for w in (0, 30, 60, 90, 120, 150, 180))
@@ -77,21 +78,12 @@ def shift_indices(height: int, width: int, device: torch.device) -> tuple[torch.
     return tuple(half_plane(f).reshape(-1).to(device=device, dtype=torch.int32) for f in (own, mirrored(own)))
 
 
-@register_corruption("phase_noise", family="fourier", levels=PHASE_NOISE_LEVELS, sample=sample_phase_shifts,
-                     tags=TAG, reference=f"{REFERENCE} phase_scrambling (scramble_phases, shift_phases)")
-def phase_noise(images: torch.Tensor, draws: Draws, *, width: float) -> torch.Tensor:
-    """Greyscale, each frequency's phase shifted by U(-width, width) degrees, real part, clipped.
-
-    The original's pairing quirk is kept (see ``phase_shift_layout``): conjugate frequencies get
-    unrelated shifts, the spectrum stops being Hermitian and the real part loses energy, so contrast
-    falls as the width grows (about 1/sqrt(2) of the amplitude at 180 degrees).
-    Shape: (B, 3, H, W) -> (B, 3, H, W). Stochastic ((H-1)(W-1)/2 uniforms).
-    """
+def phase_noise_plane(images: torch.Tensor, draws: Draws, *, width: float) -> torch.Tensor:
     w = number("phase_noise", "width", width, 0.0)
     height, width_px = images.shape[-2], images.shape[-1]
     luminance = grey(images)
     if height < 2 or width_px < 2:
-        return stacked(luminance.clamp_(0, 1))  # no [1:, 1:] block: nothing is shifted
+        return luminance.clamp_(0, 1)  # no [1:, 1:] block: nothing is shifted
     shifts = (draws["uniform"].to(luminance.dtype) - 0.5) * (2 * w / 180 * math.pi)
     cosine, sine = torch.cos(shifts), torch.sin(shifts)
     unshifted = shifts.new_zeros(len(shifts), 1)  # e_0: the frequencies the original leaves alone
@@ -103,7 +95,21 @@ def phase_noise(images: torch.Tensor, draws: Draws, *, width: float) -> torch.Te
     imag = sin_e.index_select(1, own).sub_(sin_e.index_select(1, partner)).mul_(0.5)
     factor = torch.complex(real, imag).view(len(shifts), height, width_px // 2 + 1)
     spectrum = torch.fft.rfft2(luminance).mul_(factor)
-    return stacked(torch.fft.irfft2(spectrum, s=(height, width_px)).clamp_(0, 1))
+    return torch.fft.irfft2(spectrum, s=(height, width_px)).clamp_(0, 1)
+
+
+@register_corruption("phase_noise", family="fourier", levels=PHASE_NOISE_LEVELS, sample=sample_phase_shifts,
+                     tags=TAG, reference=f"{REFERENCE} phase_scrambling (scramble_phases, shift_phases)",
+                     apply_uint8=on_levels(phase_noise_plane))
+def phase_noise(images: torch.Tensor, draws: Draws, *, width: float) -> torch.Tensor:
+    """Greyscale, each frequency's phase shifted by U(-width, width) degrees, real part, clipped.
+
+    The original's pairing quirk is kept (see ``phase_shift_layout``): conjugate frequencies get
+    unrelated shifts, the spectrum stops being Hermitian and the real part loses energy, so contrast
+    falls as the width grows (about 1/sqrt(2) of the amplitude at 180 degrees).
+    Shape: (B, 3, H, W) -> (B, 3, H, W). Stochastic ((H-1)(W-1)/2 uniforms).
+    """
+    return stacked(phase_noise_plane(images, draws, width=width))
 
 
 # ----------------------------------------------------------------------------------- power equalisation
@@ -145,8 +151,32 @@ def _resample_axis(spectrum: torch.Tensor, size: int, dim: int) -> torch.Tensor:
     return lo + (hi - lo) * frac
 
 
+@functools.lru_cache(maxsize=8)
+def half_plane_amplitude(mean_spectrum: torch.Tensor, height: int, width: int, device: torch.device,
+                         dtype: torch.dtype) -> torch.Tensor:
+    """(A(k) + A(-k)) / 2 on the rfft2 half plane, A = ``amplitude_for`` the asset: what
+    power_equalisation multiplies every image's phases by, made once per asset, size and dtype
+    (the cache holds the asset tensor, so its key cannot be reused by another one)."""
+    amplitude = amplitude_for(mean_spectrum.to(device, torch.float64), height, width)
+    return half_plane((amplitude + mirrored(amplitude)) / 2).to(dtype)
+
+
+def power_equalisation_plane(images: torch.Tensor, draws: Draws, *,
+                             assets: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    height, width = images.shape[-2], images.shape[-1]
+    # Re ifft2(A e^{i phase}) = irfft2 of (A(k) + A(-k)) / 2 * e^{i phase(k)} (phase(-k) = -phase(k)).
+    amplitude = half_plane_amplitude(assets["geirhos_power_spectrum"], height, width, images.device,
+                                     images.dtype)
+    spectrum = torch.fft.rfft2(grey(images))
+    parts = torch.view_as_real(spectrum)
+    magnitude = parts[..., 0].square() + parts[..., 1].square()
+    zero = magnitude == 0
+    unit = spectrum / magnitude.add_(zero).sqrt_() + zero  # e^{i phase}; 1 where F is 0
+    return torch.fft.irfft2(unit * amplitude, s=(height, width)).clamp_(0, 1)
+
+
 @register_corruption("power_equalisation", family="fourier", levels=({},), tags=TAG,
-                     assets=("geirhos_power_spectrum",),
+                     assets=("geirhos_power_spectrum",), apply_uint8=on_levels(power_equalisation_plane),
                      reference=f"{REFERENCE} power_equalisation (equalise_power_spectrum)")
 def power_equalisation(images: torch.Tensor, draws: Draws, *,
                        assets: Mapping[str, torch.Tensor]) -> torch.Tensor:
@@ -157,14 +187,4 @@ def power_equalisation(images: torch.Tensor, draws: Draws, *,
     np.angle(0). Other image sizes: see ``amplitude_for``. Shape: (B, 3, H, W) -> (B, 3, H, W).
     Deterministic; one level, no parameters.
     """
-    height, width = images.shape[-2], images.shape[-1]
-    mean_spectrum = assets["geirhos_power_spectrum"].to(images.device, torch.float64)
-    amplitude = amplitude_for(mean_spectrum, height, width)
-    # Re ifft2(A e^{i phase}) = irfft2 of (A(k) + A(-k)) / 2 * e^{i phase(k)} (phase(-k) = -phase(k)).
-    amplitude = half_plane((amplitude + mirrored(amplitude)) / 2).to(images.dtype)
-    spectrum = torch.fft.rfft2(grey(images))
-    parts = torch.view_as_real(spectrum)
-    magnitude = parts[..., 0].square() + parts[..., 1].square()
-    zero = magnitude == 0
-    unit = spectrum / magnitude.add_(zero).sqrt_() + zero  # e^{i phase}; 1 where F is 0
-    return stacked(torch.fft.irfft2(unit * amplitude, s=(height, width)).clamp_(0, 1))
+    return stacked(power_equalisation_plane(images, draws, assets=assets))

@@ -129,15 +129,20 @@ UINT8_NAMES = [name for name in NAMES if ops.get_corruption(name).apply_uint8 is
 UINT8_LEVELS = [(name, level) for name, level in LEVELS if name in UINT8_NAMES]
 
 
-def test_the_8_bit_imagenet_c_ops_have_an_8_bit_kernel():
+def test_the_8_bit_ops_have_an_8_bit_kernel():
+    """The ImageNet-C ops that act on the 8-bit image, and every Geirhos et al. 2018 op (their
+    original truncates to uint8)."""
     assert {"brightness", "saturate", "pixelate", "jpeg_compression"} <= set(UINT8_NAMES)
+    assert set(ops.list_corruptions(tag="geirhos2018")) <= set(UINT8_NAMES)
 
 
 def eight_bit_inputs(three: torch.Tensor) -> list[torch.Tensor]:
-    """The photos at 8 bits, random levels (every value, odd channels), and a small non-square crop."""
+    """The photos at 8 bits (batches of 3, 1 and 6), random levels (every value, odd channels), and a
+    small non-square crop."""
     photos = ops.quantize_uint8(three)
     noise = torch.randint(0, 256, (2, 3, 61, 90), dtype=torch.uint8, generator=torch.Generator().manual_seed(3))
-    return [photos, noise, photos[:, :, 17:89, 5:105].contiguous()]
+    return [photos, photos[1:2], torch.cat([photos, photos.flip(-1)]), noise,
+            photos[:, :, 17:89, 5:105].contiguous()]
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -146,14 +151,14 @@ def test_the_8_bit_kernel_gives_the_float_kernels_bytes(name, level, three, devi
     spec = ops.get_corruption(name)
     params = spec.params(level)
     assets = load_assets(spec.assets, torch.device(device))
-    for levels in eight_bit_inputs(three):
+    for first_seed, levels in enumerate(eight_bit_inputs(three)):
         levels = levels.to(device)
         before = levels.clone()
-        seeds = range(40, 40 + len(levels))
+        seeds = range(40 + 10 * first_seed, 40 + 10 * first_seed + len(levels))  # new draws for each input
         as_float, _ = ops.apply_batch(spec, levels.float() / 255, params, [make_generator(s) for s in seeds], assets)
         as_uint8, _ = ops.apply_batch_uint8(spec, levels, params, [make_generator(s) for s in seeds], assets)
         assert as_uint8.dtype == torch.uint8 and as_uint8.shape == levels.shape and as_uint8.device == levels.device
-        assert torch.equal(as_uint8, ops.quantize_uint8(as_float))
+        assert torch.equal(as_uint8, ops.quantize_uint8(as_float)), tuple(levels.shape)
         assert torch.equal(levels, before), "the 8-bit kernel wrote to its input"
 
 

@@ -133,8 +133,9 @@ def test_pixelate_equals_pillow_box_at_any_size(size, photos):
 
 
 def test_box_resize_routes_equal_pillow_between_any_sizes():
-    """Both routes, torch's reproduction (GPU batches) and Pillow's own calls (CPU batches), equal
-    Pillow's horizontal-first resize: down, up, mixed, to and from one pixel, 200 random size pairs."""
+    """Both routes, torch's reproduction (GPU batches) and Pillow's own calls (CPU batches), and the
+    CPU's gather for upsampling, equal Pillow's horizontal-first resize: down, up, mixed, to and
+    from one pixel, 200 random size pairs."""
     rng = np.random.default_rng(0)
     single_call_differs = 0
     for _ in range(200):
@@ -147,6 +148,9 @@ def test_box_resize_routes_equal_pillow_between_any_sizes():
         np.testing.assert_array_equal(torch_route.numpy(), expected, err_msg=f"torch route, {size}")
         pillow_route = _pillow.box_resize_with_pillow(levels, (out_height, out_width))[0].permute(1, 2, 0)
         np.testing.assert_array_equal(pillow_route.numpy(), expected, err_msg=f"Pillow route, {size}")
+        # pixelate's CPU upsampling (a gather where neither axis shrinks; box_resize where one does)
+        enlarged = _pillow.box_enlarge_on_cpu(levels, out_height, out_width)[0].permute(1, 2, 0)
+        np.testing.assert_array_equal(enlarged.numpy(), expected, err_msg=f"CPU enlarging route, {size}")
         one_call = np.asarray(Image.fromarray(image).resize((out_width, out_height), Image.BOX))
         single_call_differs += not np.array_equal(one_call, expected)
     # The sizes include shrinks where Pillow 13 goes vertical first, so the Pillow route's pass-order
