@@ -164,6 +164,9 @@ def main() -> None:
     parser.add_argument("--workers", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--samples", type=int, default=64, help="samples per input shard")
+    parser.add_argument("--shards", type=int, default=None,
+                        help="input shards per recipe (default: each recipe's own, 2 or 4); more shards "
+                             "make more units, so the last unit's tail weighs less in the rate")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="extra config overrides for every job, e.g. on a GPU node: --set run.device=cuda")
     parser.add_argument("--code", action="append", default=[], metavar="DIR",
@@ -178,7 +181,7 @@ def main() -> None:
     results: dict[tuple[str, str, int], list[dict]] = {}
     loads = [load()]
     with tempfile.TemporaryDirectory() as tmp:
-        inputs = {r: make_shards(Path(tmp) / r, RECIPES[r]["shards"], args.samples) for r in args.recipes}
+        inputs = {r: make_shards(Path(tmp) / r, args.shards or RECIPES[r]["shards"], args.samples) for r in args.recipes}
         for attempt in range(args.repeat):
             for recipe in args.recipes:
                 for workers in args.workers:
