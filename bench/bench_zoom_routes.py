@@ -31,6 +31,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from corrupter.ops import quantize_uint8
 from corrupter.ops._scipy import centred_clipped_zoom, clipped_zoom_geometry
 from corrupter.ops.blur import ZOOM_SEVERITIES, zoom_blur
 
@@ -92,6 +93,32 @@ def best_ms_per_image(runs: list, images: torch.Tensor, rounds: int) -> list[flo
     return [seconds * 1000 / images.shape[0] for seconds in best]
 
 
+def sharing_note() -> str:
+    """What running the five levels together would save: a level whose factor list extends the one
+    before continues that level's running sum; any zoom's output depends only on its geometry."""
+    lists = [[float(f) for f in params["factors"]] for params in ZOOM_SEVERITIES]
+    zooms = [[clipped_zoom_geometry(224, f) for f in factors if f != 1.0] for factors in lists]
+    needed = sum(len(level) - (len(before) if level[:len(before)] == before else 0)
+                 for before, level in zip([[]] + zooms, zooms))
+    distinct = len({geometry for level in zooms for geometry in level})
+    return (f"Across the five levels at 224 px: {sum(map(len, zooms))} zooms, {needed} when a level whose "
+            f"factor list extends the one before continues its sum, {distinct} distinct geometries.\n")
+
+
+def thread_note(photos: torch.Tensor) -> str:
+    """How zoom_blur's output moves on two threads, where torch runs its generic bilinear kernel."""
+    floats = levels = 0
+    for params in ZOOM_SEVERITIES:
+        one = zoom_blur(photos, {}, **params)
+        torch.set_num_threads(2)
+        two = zoom_blur(photos, {}, **params)
+        torch.set_num_threads(1)
+        floats += int((one != two).sum())
+        levels += int((quantize_uint8(one) != quantize_uint8(two)).sum())
+    return (f"On 2 threads, over the five severities, {floats:,} float values and {levels} 8-bit values of "
+            f"{5 * photos.numel():,} differ from one thread's.\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=4, help="images per kernel call (the worker's 4)")
@@ -111,6 +138,8 @@ def main() -> None:
           f"| load {os.getloadavg()[0]:.2f}\n")
     print(f"Without fused multiply-adds, {min(unfused):.0%}-{max(unfused):.0%} of a zoom's values differ "
           f"(severity 3's factors, the photos).\n")
+    print(thread_note(photos))
+    print(sharing_note())
     print("| severity | zooms | zoomed side at 224 | trim at 200/224/257 | bit-identical "
           "| torch ms/img | gather ms/img | ratio |")
     print("|---|---:|---|---:|---|---:|---:|---:|")
