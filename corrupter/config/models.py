@@ -265,7 +265,7 @@ class RunConfig(_Strict):
     worker_memory_mib: int | None = Field(
         1024, ge=1, le=1024**2, description="memory each actor reserves from Ray (MiB; null: none), so that no "
         "node gets more workers than its memory holds beside the object store; a CPU worker of the "
-        "ImageNet-C recipe peaks near 950 MiB RSS, about 470 of it library pages shared by all workers "
+        "ImageNet-C recipe peaks near 750-850 MiB RSS, about 300 of it library pages shared by all workers "
         "(docs/benchmarks.md)")
     start_timeout_s: float = Field(300, gt=0, description="how long the job waits for a worker to start "
                                    "(e.g. while another job holds the CPUs) before it fails")
