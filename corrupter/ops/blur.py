@@ -12,7 +12,7 @@ Deliberate deviations from the original script:
   imagecorruptions does). Zoom blur crops ceil(H/z) and ceil(W/z) per axis (the original uses the
   height for both axes). Filter radii, sigmas and zoom factors are the 224 values at every size.
 * Glass blur: the sequential copy loop is computed exactly, but in parallel (copy chains resolved
-  by pointer doubling, see ``glass_copy_sources``); outputs equal the loop's for the
+  by pointer doubling, see ``glass_pass_sources``); outputs equal the loop's for the
   same offsets. The offsets come from torch's generator, not NumPy's ``randint``, as one code per
   pixel for the (dy, dx) pair (same distribution: independent uniform integers in [-d, d-1]); the
   intermediate ``np.uint8`` truncation uses ``quantize_uint8`` (its 1e-4 guard only differs for
@@ -30,6 +30,8 @@ Deliberate deviations from the original script:
 """
 
 from __future__ import annotations
+
+import functools
 
 import torch
 
@@ -135,13 +137,7 @@ def glass_copy_sources(dy: torch.Tensor, dx: torch.Tensor, height: int, width: i
 
     The reference visits h = H - d ... d + 1 (outer, descending) and w = W - d ... d + 1 (inner,
     descending) and sets x[h, w] = x[h + dy, w + dx] in place, so a pixel reads its neighbour's
-    *current* value. A neighbour later in raster order (dy > 0, or dy == 0 and dx > 0) inside the
-    visited region has already been overwritten, so the pixel inherits that neighbour's source
-    (a copy chain); any other neighbour still holds its value from the start of the pass.
-
-    Every pixel points either to a pixel visited before it or to a terminal "start-of-pass value of
-    q"; pointer doubling (``ptr = ptr[ptr]``, O(log chain length) vectorised gathers) resolves all
-    chains at once and gives the same result as the sequential loop, bit for bit.
+    *current* value; see ``glass_pass_sources``, which computes this from the offset codes.
 
     Args:
         dy, dx: (B, H - 2d, W - 2d) integer offsets in [-d, d - 1] of the visited pixels
@@ -152,31 +148,72 @@ def glass_copy_sources(dy: torch.Tensor, dx: torch.Tensor, height: int, width: i
     Returns:
         (B, H * W) int64 flat index of the start-of-pass pixel each output pixel copies.
     """
-    batch = dy.shape[0]
+    span = 2 * max_delta
+    codes = (dy.to(torch.int32) + max_delta) * span + (dx.to(torch.int32) + max_delta)
+    batch = codes.shape[0]
+    sources = glass_pass_sources(codes, height, width, max_delta).view(batch, height * width)
+    return sources.to(torch.int64) - torch.arange(batch, device=codes.device)[:, None] * (height * width)
+
+
+@functools.lru_cache(maxsize=8)
+def _glass_pass_layout(batch: int, height: int, width: int, max_delta: int,
+                       device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The parts of ``glass_pass_sources`` that depend only on the shape, made once (int32).
+
+    - the pointer array before linking: every node and every terminal points to its terminal;
+    - ``base`` (B, H - 2d, W - 2d): the node of each visited pixel of each sample, b * H * W + p;
+    - ``link`` (4d^2,): by offset code, what to add to a visited pixel's node to get the node its
+      neighbour's value comes from: the neighbour's final value when the loop reached it before
+      (dy > 0, or dy == 0 and dx > 0: with |dx| <= d that is dy * 2d + dx > 0), else its
+      start-of-pass value (a terminal, B * H * W further on).
+    """
     n = height * width
+    total = batch * n
+    pointer = (torch.arange(total, device=device, dtype=torch.int32) + total).repeat(2)
+    rows = torch.arange(max_delta + 1, height - max_delta + 1, device=device, dtype=torch.int32)[:, None]
+    cols = torch.arange(max_delta + 1, width - max_delta + 1, device=device, dtype=torch.int32)
+    firsts = torch.arange(batch, device=device, dtype=torch.int32)[:, None, None] * n
+    base = rows * width + cols + firsts
+    dy, dx = (t.to(torch.int32) for t in decode_glass_offsets(torch.arange((2 * max_delta) ** 2), max_delta))
+    earlier = (dy * (2 * max_delta) + dx <= 0).to(torch.int32)
+    link = (dy * width + dx + earlier * total).to(device)
+    return pointer, base, link
+
+
+def glass_pass_sources(codes: torch.Tensor, height: int, width: int, max_delta: int) -> torch.Tensor:
+    """One pass of the glass-blur copy loop, exactly, for (B, H - 2d, W - 2d) offset codes.
+
+    A neighbour later in raster order (dy > 0, or dy == 0 and dx > 0) inside the visited region
+    has already been overwritten when the loop reaches a pixel, so the pixel inherits that
+    neighbour's source (a copy chain); any other neighbour still holds its value from the start of
+    the pass. So every pixel points either to a pixel visited before it or to a terminal
+    "start-of-pass value of q"; pointer doubling (``ptr = ptr[ptr]``, O(log chain length)
+    vectorised lookups) resolves all chains at once and gives the same result as the sequential
+    loop, bit for bit.
+
+    Nodes 0 .. BN-1 (N = H * W) are "the final value of pixel p of sample b" (index b * N + p),
+    nodes BN .. 2BN-1 the terminals, which point to themselves. Unvisited pixels keep their own
+    value, so they and links to them resolve to start-of-pass values. All of it in one flat int32
+    array looked up with index_select: several times faster on the CPU than int64 gathers per row.
+
+    Returns: (B * H * W,) int32, for each pixel b * N + p the index b * N + q of the start-of-pass
+    pixel it copies.
+    """
+    batch = codes.shape[0]
+    total = batch * height * width
     d = max_delta
-    device = dy.device
-    dy, dx = dy.to(torch.int32), dx.to(torch.int32)
-    rows = torch.arange(d + 1, height - d + 1, device=device, dtype=torch.int32)[:, None]
-    cols = torch.arange(d + 1, width - d + 1, device=device, dtype=torch.int32)
-    source = (rows + dy) * width + (cols + dx)                                    # (B, RH, RW) flat q
-    # Nodes 0..n-1 mean "the final value of pixel p"; nodes n..2n-1 are terminals "the start-of-pass
-    # value of pixel (index - n)" and point to themselves. Unvisited pixels keep their own value, so
-    # a link to a neighbour outside the visited rectangle resolves to its start-of-pass value.
-    pointer = (torch.arange(2 * n, device=device) % n + n).repeat(batch, 1)
-    # Link p to q's final value when q comes later in raster order (dy > 0, or dy == 0 and dx > 0):
-    # the loop has already reached q, if q is in the visited rectangle at all. With |dx| <= d that
-    # is dy * 2d + dx > 0, and for integers clamp(., 0, 1) is that test: arithmetic, because torch's
-    # comparisons and where are several times slower on the CPU.
-    later = (dy * (2 * d) + dx).clamp_(0, 1)
-    grid = pointer[:, :n].view(batch, height, width)
-    grid[:, d + 1:height - d + 1, d + 1:width - d + 1] = source.add_((1 - later) * n)
+    template, base, link = _glass_pass_layout(batch, height, width, d, codes.device)
+    pointer = template.clone()
+    visited = pointer[:total].view(batch, height, width)[:, d + 1:height - d + 1, d + 1:width - d + 1]
+    torch.add(base, link.index_select(0, codes.reshape(-1).to(torch.int32)).view(codes.shape), out=visited)
+    spare = pointer.clone()
     # Chains are short (4 doublings resolve the 16-long ones at 224x224); checking for unresolved
-    # links (a pointer still below n) costs a device sync, so it is done every second doubling.
-    while batch and int(pointer[:, :n].min()) < n:
+    # links (a node still pointing below BN) costs a device sync, so it is done every second doubling.
+    while total and int(pointer[:total].min()) < total:
         for _ in range(2):
-            pointer[:, :n] = torch.gather(pointer, 1, pointer[:, :n])
-    return pointer[:, :n] - n
+            torch.index_select(pointer, 0, pointer[:total], out=spare[:total])
+            pointer, spare = spare, pointer
+    return pointer[:total] - total
 
 
 @register_corruption("glass_blur", family="blur", levels=GLASS_SEVERITIES, sample=sample_glass_offsets,
@@ -187,20 +224,23 @@ def glass_blur(images: torch.Tensor, draws: Draws, *, sigma: float, max_delta: i
     (1) ``gaussian(sigma)`` and truncation to uint8 levels; (2) ``iterations`` passes of the
     reference's in-place loop, bottom-right to top-left, x[h, w] = x[h + dy, w + dx] with the drawn
     offsets (sequential: copies propagate along chains; computed exactly by
-    ``glass_copy_sources``); (3) ``gaussian(sigma)`` again.
+    ``glass_pass_sources``); (3) ``gaussian(sigma)`` again.
     Shape: (B, C, H, W) -> (B, C, H, W). Stochastic (the offsets).
     """
     batch, channels, height, width = images.shape
-    levels = quantize_uint8(gaussian_blur_nearest(images, float(sigma))).to(images.dtype).div_(255)
-    d = int(max_delta)
-    dys, dxs = decode_glass_offsets(draws["offset_codes"], d)
-    source = torch.arange(height * width, device=images.device).expand(batch, -1)
+    levels = quantize_uint8(gaussian_blur_nearest(images, float(sigma)))
+    codes = draws["offset_codes"]
+    source = None
     for k in range(int(iterations)):
-        dy, dx = dys[:, k], dxs[:, k]
-        # Pass k reads the image as left by pass k-1: compose the index maps, gather pixels once.
-        source = torch.gather(source, 1, glass_copy_sources(dy, dx, height, width, d))
-    flat = levels.reshape(batch, channels, height * width)
-    jittered = torch.gather(flat, 2, source[:, None, :].expand(-1, channels, -1)).reshape(images.shape)
+        step = glass_pass_sources(codes[:, k], height, width, int(max_delta))
+        # Pass k reads the image as left by pass k-1: compose the index maps, move pixels once.
+        source = step if source is None else source.index_select(0, step)
+    if source is not None:
+        # The uint8 levels are moved (a quarter of the bytes of floats), one index per pixel for
+        # all channels: channels last, pixels of all samples in one flat axis.
+        pixels = levels.permute(0, 2, 3, 1).reshape(batch * height * width, channels)
+        levels = pixels.index_select(0, source).view(batch, height, width, channels).permute(0, 3, 1, 2)
+    jittered = levels.to(images.dtype, memory_format=torch.contiguous_format).div_(255)
     return gaussian_blur_nearest(jittered, float(sigma)).clamp_(0, 1)
 
 

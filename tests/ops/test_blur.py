@@ -25,7 +25,7 @@ import torch
 
 from corrupter import ops
 from corrupter.ops._imagemagick import directional_motion_blur, motion_kernel_weights
-from corrupter.ops._scipy import numpy_arange
+from corrupter.ops._scipy import gaussian_blur_nearest, numpy_arange
 from corrupter.ops.blur import ZOOM_SEVERITIES, decode_glass_offsets, glass_copy_sources, sample_glass_offsets
 from corrupter.seeding import make_generator
 from tests.reference_stats import (
@@ -129,6 +129,26 @@ def test_glass_copy_chains_equal_the_sequential_loop(d):
         labels = np.repeat(np.arange(height * width).reshape(height, width, 1), 3, axis=2)
         expected = sequential_glass_pass(labels, offsets[b], d)[..., 0].reshape(-1)
         np.testing.assert_array_equal(sources[b], expected)
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_glass_blur_equals_blur_then_sequential_passes_then_blur(batch):
+    """The whole kernel, several passes composed and channels moved together, against the loop."""
+    d, iterations, sigma = 2, 3, 1.0
+    height, width = 23, 31
+    images = torch.rand(batch, 3, height, width, generator=make_generator(batch))
+    codes = torch.stack([sample_glass_offsets(make_generator(10 + b), height, width, max_delta=d,
+                                              iterations=iterations)["offset_codes"] for b in range(batch)])
+    out = ops.get_corruption("glass_blur").apply(images, {"offset_codes": codes}, sigma=sigma, max_delta=d,
+                                                  iterations=iterations)
+    levels = ops.quantize_uint8(gaussian_blur_nearest(images, sigma)).permute(0, 2, 3, 1).numpy()
+    dys, dxs = decode_glass_offsets(codes, d)
+    for b in range(batch):
+        for k in range(iterations):
+            offsets = torch.stack([dys[b, k], dxs[b, k]], dim=-1).long().numpy()
+            levels[b] = sequential_glass_pass(levels[b], offsets, d)
+    jittered = torch.from_numpy(levels).permute(0, 3, 1, 2).float().div(255).contiguous()
+    assert torch.equal(out, gaussian_blur_nearest(jittered, sigma).clamp(0, 1))
 
 
 @pytest.mark.parametrize("d", [1, 2, 3, 4, 5, 6])
