@@ -294,6 +294,29 @@ def test_hsv_round_trip_bit_identical_to_skimage():
         np.testing.assert_array_equal(ours.reshape(3, -1).T.numpy(), reference)
 
 
+def test_edit_in_hsv_is_the_hsv_round_trip_byte_for_byte():
+    """The fused kernel the worker runs gives the bytes of rgb_to_hsv -> edit -> hsv_to_rgb_levels.
+
+    On every colour with two equal channels (greys, ties for the maximum or minimum: where sectors
+    meet) and 2^16 random ones, at every severity (all 2^24 colours: ``python
+    bench/fidelity_checks.py hsv-cube``, identical to scikit-image).
+    """
+    a, b = (plane.reshape(-1) for plane in torch.meshgrid(torch.arange(256), torch.arange(256), indexing="ij"))
+    ties = [torch.stack(order, 1) for order in ((a, a, b), (a, b, a), (b, a, a))]
+    random = torch.randint(0, 256, (1 << 16, 3), generator=torch.Generator().manual_seed(1))
+    levels = torch.cat([*ties, random]).to(torch.uint8).T.reshape(1, 3, 1, -1)
+    hue, saturation, value = digital.rgb_to_hsv(levels)
+    for params in REFERENCE_TABLES["brightness"]:
+        expected = digital.hsv_to_rgb_levels(hue, saturation, (value + params["shift"]).clamp(0, 1))
+        assert torch.equal(digital.brightness_levels(levels, {}, **params), expected), params
+    for params in REFERENCE_TABLES["saturate"]:
+        edited = (saturation * params["scale"] + params["shift"]).clamp(0, 1)
+        expected = digital.hsv_to_rgb_levels(hue, edited, value)
+        assert torch.equal(digital.saturate_levels(levels, {}, **params), expected), params
+    with pytest.raises(TypeError, match="uint8"):
+        digital.edit_in_hsv(levels.double(), lambda saturation, value: None)
+
+
 def test_pil_box_taps_are_point_sampled():
     """Pillow's BOX weighs a source pixel 1 or 0 by where its centre falls, not by overlap."""
     starts, stops, weights = _pillow.box_taps(5, 2)  # each output box is 2.5 pixels wide
