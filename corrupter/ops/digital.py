@@ -72,6 +72,31 @@ def _select(mask_a: torch.Tensor, a: torch.Tensor, mask_b: torch.Tensor, b: torc
     return (a & mask_a) | (b & mask_b) | (c & mask_c)
 
 
+def _hue_branches(levels: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """rgb2hsv's per-pixel branch choices, made on the uint8 levels: (top, bottom, first, second,
+    offset, negative), uint8 (B, H, W) each.
+
+    top / bottom: the largest / smallest channel. Hue before the / 6 is (first - second) / delta +
+    offset: (g - b), 2 + (b - r) or 4 + (r - g) by which channel is the maximum; skimage assigns
+    red-max, then green-max, then blue-max, so later channels win ties. Grey pixels (delta = 0) get
+    offset 0, i.e. skimage's hue 0. negative is 1 where NumPy's ``x % 1.`` adds 1: only the red
+    branch with g < b gives a negative hue. Masks are 0xFF where true; comparisons against tensors
+    (not Python scalars) are the vectorised ones.
+    """
+    red, green, blue = levels.unbind(1)
+    top = torch.maximum(torch.maximum(red, green), blue)
+    bottom = torch.minimum(torch.minimum(red, green), blue)
+    blue_max = (blue == top).view(torch.uint8).neg_()
+    green_max = (green == top).view(torch.uint8).neg_() & ~blue_max
+    red_max = ~(blue_max | green_max)
+    first = _select(red_max, green, green_max, blue, blue_max, red)
+    second = _select(red_max, blue, green_max, red, blue_max, green)
+    grey = (top == bottom).view(torch.uint8).neg_()
+    offset = ((green_max & 2) | (blue_max & 4)) & ~grey
+    negative = (green < blue).view(torch.uint8) & red_max
+    return top, bottom, first, second, offset, negative
+
+
 def rgb_to_hsv(levels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """skimage ``rgb2hsv`` of ``levels / 255``, bit-identical float64 results.
 
@@ -83,33 +108,19 @@ def rgb_to_hsv(levels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.
     """
     if levels.dtype != torch.uint8:
         raise TypeError(f"rgb_to_hsv takes 8-bit levels (uint8), got {levels.dtype}")
-    red, green, blue = levels.unbind(1)
-    top = torch.maximum(torch.maximum(red, green), blue)
-    bottom = torch.minimum(torch.minimum(red, green), blue)
+    top, bottom, first, second, offset, negative = _hue_branches(levels)
     value = _level_to_float(top)
     delta = value - _level_to_float(bottom)
     # Dividing by max(x, tiny) changes nothing where x > 0, and gives skimage's 0 (not NaN) where
     # x = 0 (black; grey for delta).
     saturation = delta / value.clamp_min(_TINY)
-    # skimage assigns red-max, then green-max, then blue-max, so later channels win ties. Masks are
-    # 0xFF where true; comparisons against tensors (not Python scalars) are the vectorised ones.
-    blue_max = (blue == top).view(torch.uint8).neg_()
-    green_max = (green == top).view(torch.uint8).neg_() & ~blue_max
-    red_max = ~(blue_max | green_max)
-    # Hue before the / 6: (g - b) / delta, 2 + (b - r) / delta or 4 + (r - g) / delta by branch.
     # Choosing the two 8-bit operands first and converting them gives the very doubles skimage
-    # subtracts; grey pixels (delta = 0) get 0 - 0 and offset 0, i.e. skimage's hue 0.
-    first = _select(red_max, green, green_max, blue, blue_max, red)
-    second = _select(red_max, blue, green_max, red, blue_max, green)
-    grey = (top == bottom).view(torch.uint8).neg_()
-    offset = ((green_max & 2) | (blue_max & 4)) & ~grey
+    # subtracts; grey pixels get 0 - 0.
     hue = (_level_to_float(first) - _level_to_float(second)).div_(delta.clamp_min(_TINY))
     hue = hue.add_(offset.to(torch.float64)).div_(6.0)
-    # NumPy's ``x % 1.`` for x in (-1, 1): x itself, or x + 1 (rounded) when negative, which only
-    # the red branch with g < b gives; -x + 1 can round up to 1.0, which hsv_to_rgb_levels wraps
-    # to sector 0 as skimage's uint8 % 6 does. Adding 0.0 elsewhere leaves every hue unchanged
-    # (none is -0.0: x - x is +0.0).
-    negative = (green < blue).view(torch.uint8) & red_max
+    # NumPy's ``x % 1.`` for x in (-1, 1): x itself, or x + 1 (rounded) when negative; -x + 1 can
+    # round up to 1.0, which hsv_to_rgb_levels wraps to sector 0 as skimage's uint8 % 6 does.
+    # Adding 0.0 elsewhere leaves every hue unchanged (none is -0.0: x - x is +0.0).
     hue = hue.add_(negative.to(torch.float64))
     return hue, saturation, value
 
@@ -170,18 +181,7 @@ def edit_in_hsv(levels: torch.Tensor, edit: Callable[[torch.Tensor, torch.Tensor
     """
     if levels.dtype != torch.uint8:
         raise TypeError(f"edit_in_hsv takes 8-bit levels (uint8), got {levels.dtype}")
-    red, green, blue = levels.unbind(1)
-    top = torch.maximum(torch.maximum(red, green), blue)
-    bottom = torch.minimum(torch.minimum(red, green), blue)
-    # The 8-bit branch choices of rgb_to_hsv (see there).
-    blue_max = (blue == top).view(torch.uint8).neg_()
-    green_max = (green == top).view(torch.uint8).neg_() & ~blue_max
-    red_max = ~(blue_max | green_max)
-    first = _select(red_max, green, green_max, blue, blue_max, red)
-    second = _select(red_max, blue, green_max, red, blue_max, green)
-    grey = (top == bottom).view(torch.uint8).neg_()
-    offset = ((green_max & 2) | (blue_max & 4)) & ~grey
-    negative = (green < blue).view(torch.uint8) & red_max
+    top, bottom, first, second, offset, negative = _hue_branches(levels)
     value = _level_to_float(top)
     bottom_float = _level_to_float(bottom)
     delta = torch.sub(value, bottom_float, out=bottom_float)
