@@ -108,8 +108,9 @@ def actor_stages(samples: int) -> list[tuple[str, dict[str, int]]]:
                       ("+ ShardWorker (corrupter, Pillow, config, storage)", ray.get(probe.build.remote(config)))]
             for n, unit in enumerate(units, 1):
                 first = unit.outputs[0].variant
-                stages.append((f"after unit {n} of {len(units)} ({len(unit.outputs)} variants from "
-                               f"{first.corruption}/{first.name})", ray.get(probe.run.remote(unit))))
+                label = (f"after unit {n} of {len(units)} ({len(unit.outputs)} variants from "
+                         f"{first.corruption}/{first.name})")
+                stages.append((label, ray.get(probe.run.remote(unit))))
         finally:
             ray.shutdown()
     return stages
