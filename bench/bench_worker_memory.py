@@ -47,21 +47,26 @@ def memory() -> dict[str, int]:
     return {"rss": mib("VmRSS"), "peak": mib("VmHWM"), "anon": mib("RssAnon"), "file": mib("RssFile")}
 
 
+def load_libraries_one_by_one() -> list[tuple[str, dict[str, int]]]:
+    """In this process (which must not have imported torch): memory after each library loads."""
+    import ctypes
+    import importlib.util
+
+    import numpy  # noqa: F401  (the baseline row: python + numpy)
+
+    # torch found without importing it: its __init__ would load every library at once.
+    root = os.path.dirname(importlib.util.find_spec("torch").submodule_search_locations[0])
+    rows = [("python + numpy", memory())]
+    for lib in LIBRARIES:
+        ctypes.CDLL(os.path.join(root, lib), mode=ctypes.RTLD_GLOBAL)
+        rows.append((lib, memory()))
+    return rows
+
+
 def library_floor() -> list[tuple[str, dict[str, int]]]:
-    """Load the torch build's libraries one at a time in a fresh process; memory after each."""
-    code = ("import ctypes, json, sys\n"
-            f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
-            "from bench_worker_memory import memory, LIBRARIES\n"
-            "import importlib.util, os\n"
-            "import numpy  # noqa: F401\n"
-            "# find torch without importing it (its __init__ would load every library at once)\n"
-            "root = os.path.dirname(importlib.util.find_spec('torch').submodule_search_locations[0])\n"
-            "rows = [('python + numpy', memory())]\n"
-            "for lib in LIBRARIES:\n"
-            "    ctypes.CDLL(os.path.join(root, lib), mode=ctypes.RTLD_GLOBAL)\n"
-            "    rows.append((lib, memory()))\n"
-            "print(json.dumps(rows))\n")
-    done = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, check=True)
+    """``load_libraries_one_by_one`` in a fresh process (this one has loaded what it needed)."""
+    done = subprocess.run([sys.executable, __file__, "--libraries"], stdout=subprocess.PIPE, text=True,
+                          check=True)
     return [tuple(row) for row in json.loads(done.stdout.strip().splitlines()[-1])]
 
 
@@ -126,7 +131,11 @@ def table(rows: list[tuple[str, dict[str, int]]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--samples", type=int, default=64)
+    parser.add_argument("--libraries", action="store_true", help=argparse.SUPPRESS)  # child of library_floor
     args = parser.parse_args()
+    if args.libraries:
+        print(json.dumps(load_libraries_one_by_one()))
+        return
     libraries = library_floor()
     stages = actor_stages(args.samples)
     load = os.getloadavg()
