@@ -10,24 +10,12 @@ Run on one core, beside the project's own benchmark, one after the other:
     OMP_NUM_THREADS=1 .refenv/bin/python bench/time_imagecorruptions.py [--severity 3] [NAME ...]
 Prints one line per corruption: ms per image and images per second.
 """
-import argparse, os, time, warnings
+import argparse, os, time
 
 import numpy as np
 
-warnings.filterwarnings("ignore")
-from imagecorruptions import corrupt, get_corruption_names  # noqa: E402
-import imagecorruptions.corruptions as _ic  # noqa: E402
-from skimage.filters import gaussian as _gaussian  # noqa: E402
-
-
-def _gaussian_compat(x, *args, multichannel=None, **kw):
-    # imagecorruptions 1.1.2 passes `multichannel`, which scikit-image >= 0.19 no longer accepts.
-    if multichannel:
-        kw["channel_axis"] = -1
-    return _gaussian(x, *args, **kw)
-
-
-_ic.gaussian = _gaussian_compat
+# Run in the reference's environment: bench/ is the script's folder, hence importable.
+from imagecorruptions_compat import corrupt, get_corruption_names  # noqa: E402
 
 here = os.path.dirname(os.path.abspath(__file__))
 parser = argparse.ArgumentParser()
