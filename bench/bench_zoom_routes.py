@@ -1,6 +1,6 @@
 """zoom_blur on one CPU thread: PyTorch's bilinear resize against a bit-identical gather route.
 
-    OMP_NUM_THREADS=1 python bench/bench_zoom_routes.py [--batch 4] [--rounds 5]
+    OMP_NUM_THREADS=1 python bench/bench_zoom_routes.py [--batch 4] [--rounds 5] [--levels-only]
 
 Issue 14 asked whether zoom_blur could compute only the kept window of each zoom, or accumulate the
 zooms through precomputed index/weight tables, with the same float32 output bit for bit. This script
@@ -14,7 +14,10 @@ keeps the measured answer reproducible:
   fma(i11, w11, fma(i10, w10, fma(i00, w00, i01 * w01))) as this build's compiler contracts it). It is
   checked equal to ``zoom_blur``'s output bit for bit at every severity, on the real photos in batches
   of 1 to 6 and on a 3x200x257 batch (NCHW and channels-last), then both routes are timed (ms per
-  image, best of ``--rounds`` taken round the two in turn).
+  image, best of ``--rounds`` taken round the two in turn);
+- the levels together: ``zoom_blur`` called once per level against one call of its multi-level
+  kernel (``zoom_blur_levels``, each distinct zoom made once), for the five levels and for levels 2-5
+  (the recipe's 24 variants per unit put level 1 in another unit); checked equal, timed the same way.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from corrupter.ops import quantize_uint8
 from corrupter.ops._scipy import centred_clipped_zoom, clipped_zoom_geometry
-from corrupter.ops.blur import ZOOM_SEVERITIES, zoom_blur
+from corrupter.ops.blur import ZOOM_SEVERITIES, zoom_blur, zoom_blur_levels
 
 
 def kernel_taps(size: int, factor: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -94,15 +97,17 @@ def best_ms_per_image(runs: list, images: torch.Tensor, rounds: int) -> list[flo
 
 
 def sharing_note() -> str:
-    """What running the five levels together would save: a level whose factor list extends the one
-    before continues that level's running sum; any zoom's output depends only on its geometry."""
+    """What running the five levels together saves: a level whose factor list extends the one before
+    could continue that level's running sum; any zoom's output depends only on its geometry, so
+    ``zoom_blur_levels`` makes one zoom per distinct geometry."""
     lists = [[float(f) for f in params["factors"]] for params in ZOOM_SEVERITIES]
     zooms = [[clipped_zoom_geometry(224, f) for f in factors if f != 1.0] for factors in lists]
     needed = sum(len(level) - (len(before) if level[:len(before)] == before else 0)
                  for before, level in zip([[]] + zooms, zooms))
     distinct = len({geometry for level in zooms for geometry in level})
     return (f"Across the five levels at 224 px: {sum(map(len, zooms))} zooms, {needed} when a level whose "
-            f"factor list extends the one before continues its sum, {distinct} distinct geometries.\n")
+            f"factor list extends the one before continues its sum, {distinct} distinct geometries "
+            f"(zoom_blur_levels makes one zoom of each).\n")
 
 
 def thread_note(photos: torch.Tensor) -> str:
@@ -119,10 +124,30 @@ def thread_note(photos: torch.Tensor) -> str:
             f"{5 * photos.numel():,} differ from one thread's.\n")
 
 
+def levels_table(batch: torch.Tensor, rounds: int) -> None:
+    """ms per image of several levels: one ``zoom_blur`` call each against one ``zoom_blur_levels`` call."""
+    print("| levels | zooms one call per level | zooms in one call | bit-identical | per level ms/img "
+          "| in one call ms/img | speed-up |")
+    print("|---|---:|---:|---|---:|---:|---:|")
+    size = batch.shape[-2], batch.shape[-1]
+    for label, chosen in (("1-5", ZOOM_SEVERITIES), ("2-5", ZOOM_SEVERITIES[1:])):
+        params = [dict(p) for p in chosen]
+        zooms = [[clipped_zoom_geometry(n, f) for n in size] for p in params for f in p["factors"] if f != 1.0]
+        distinct = len({tuple(g) for g in zooms})
+        together = zoom_blur_levels(batch, params)
+        identical = all(torch.equal(zoom_blur(batch, {}, **p), out) for p, out in zip(params, together))
+        routes = [lambda x, ps=params: [zoom_blur(x, {}, **p) for p in ps],
+                  lambda x, ps=params: zoom_blur_levels(x, ps)]
+        apart, shared = best_ms_per_image(routes, batch, rounds)
+        print(f"| {label} | {len(zooms)} | {distinct} | {'yes' if identical else 'NO'} | {apart:.2f} "
+              f"| {shared:.2f} | {apart / shared:.2f}x |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=4, help="images per kernel call (the worker's 4)")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--levels-only", action="store_true", help="only the levels-together table")
     args = parser.parse_args()
     torch.set_num_threads(1)  # the channels-last kernel, as a one-thread worker runs it
 
@@ -131,6 +156,13 @@ def main() -> None:
     odd = torch.rand(3, 3, 200, 257, generator=torch.Generator().manual_seed(0))
     batch = photos[torch.arange(args.batch) % photos.shape[0]].contiguous()
 
+    if args.levels_only:
+        print(f"# {time.strftime('%Y-%m-%d %H:%M')} | torch {torch.__version__} | 1 CPU thread "
+              f"| batch {args.batch} | load {os.getloadavg()[0]:.2f}\n")
+        print(sharing_note())
+        levels_table(batch, args.rounds)
+        print(f"\nload {os.getloadavg()[0]:.2f} at the end")
+        return
     channels_last = photos.contiguous(memory_format=torch.channels_last)
     unfused = [(unfused_zoom(photos, f) != centred_clipped_zoom(channels_last, f)).float().mean().item()
                for f in (float(f) for f in ZOOM_SEVERITIES[2]["factors"][1:])]
@@ -140,6 +172,8 @@ def main() -> None:
           f"(severity 3's factors, the photos).\n")
     print(thread_note(photos))
     print(sharing_note())
+    levels_table(batch, args.rounds)
+    print()
     print("| severity | zooms | zoomed side at 224 | trim at 200/224/257 | bit-identical "
           "| torch ms/img | gather ms/img | ratio |")
     print("|---|---:|---|---:|---|---:|---:|---:|")

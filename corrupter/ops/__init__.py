@@ -23,7 +23,7 @@ from . import (  # noqa: F401
     noise,
     weather,
 )
-from ._batch import apply_batch, apply_batch_uint8, draw_batch, recordable_draws
+from ._batch import apply_batch, apply_batch_levels, apply_batch_uint8, draw_batch, recordable_draws
 from ._common import quantize_uint8
 from ._registry import (
     FAMILIES,
@@ -35,6 +35,7 @@ from ._registry import (
 )
 
 __all__ = [
-    "FAMILIES", "CorruptionSpec", "apply_batch", "apply_batch_uint8", "draw_batch", "get_corruption",
-    "list_corruptions", "list_tags", "quantize_uint8", "recordable_draws", "register_corruption",
+    "FAMILIES", "CorruptionSpec", "apply_batch", "apply_batch_levels", "apply_batch_uint8", "draw_batch",
+    "get_corruption", "list_corruptions", "list_tags", "quantize_uint8", "recordable_draws",
+    "register_corruption",
 ]

@@ -47,6 +47,27 @@ def apply_batch_uint8(spec: CorruptionSpec, levels: torch.Tensor, params: Mappin
     return _apply(spec, spec.apply_uint8, levels, params, generators, assets)
 
 
+def apply_batch_levels(spec: CorruptionSpec, images: torch.Tensor,
+                       params_list: Sequence[Mapping[str, Any]]) -> list[torch.Tensor]:
+    """Several levels of a deterministic op on the same float (B, C, H, W) images, in one kernel call.
+
+    Output i is ``apply_batch(spec, images, params_list[i])[0]`` bit for bit, through the op's
+    multi-level kernel (``spec.apply_levels``), which computes the work its levels share once.
+    Raises ValueError for an op without one.
+    """
+    if spec.apply_levels is None:
+        raise ValueError(f"{spec.name} has no multi-level kernel; use apply_batch per level")
+    if images.ndim != 4 or images.shape[1] != 3:
+        raise ValueError(f"expected images of shape (B, 3, H, W), got {tuple(images.shape)}")
+    if images.shape[0] == 0 or not params_list:
+        return [images.clone() for _ in params_list]
+    outputs = spec.apply_levels(images, [dict(p) for p in params_list])
+    if len(outputs) != len(params_list):  # a broken kernel must not shift outputs between variants
+        raise RuntimeError(f"{spec.name}: the multi-level kernel returned {len(outputs)} outputs "
+                           f"for {len(params_list)} levels")
+    return outputs
+
+
 def _apply(spec: CorruptionSpec, kernel: Callable[..., torch.Tensor], images: torch.Tensor,
            params: Mapping[str, Any], generators: Sequence[torch.Generator],
            assets: Mapping[str, Any] | None) -> tuple[torch.Tensor, Draws]:

@@ -50,6 +50,14 @@ class CorruptionSpec:
             parameter value ``apply`` refuses on an image of that size (a frequency outside the
             spectrum), so the dry run before a release need not run the kernel once per value
             (pipeline/dryrun.py). None: the dry run runs the kernel for every explicit variant.
+        apply_levels: for deterministic ops (no ``sample``, no ``assets``) whose levels share
+            work: several levels of the op on the same images in one call,
+            ``apply_levels(images, params_list) -> list[images]``, one output per entry of
+            ``params_list`` (levels or explicit parameters, in any order, repeats allowed).
+            Element i must be exactly ``apply(images, {}, **params_list[i])``, bit for bit
+            (tests/ops/test_contract.py); a worker holding several variants of the op calls it
+            once per chunk (``ops.apply_batch_levels``; zoom_blur computes each zoom its levels
+            share once). None: one ``apply`` call per level.
     """
 
     name: str
@@ -64,6 +72,7 @@ class CorruptionSpec:
     derive: Callable[[dict[str, Any], frozenset[str]], dict[str, Any]] | None = None
     apply_uint8: Callable[..., torch.Tensor] | None = None
     check: Callable[..., None] | None = None
+    apply_levels: Callable[[torch.Tensor, list[Params]], list[torch.Tensor]] | None = None
 
     @property
     def summary(self) -> str:
@@ -114,6 +123,7 @@ def register_corruption(
     derive: Callable[[dict[str, Any], frozenset[str]], dict[str, Any]] | None = None,
     apply_uint8: Callable[..., torch.Tensor] | None = None,
     check: Callable[..., None] | None = None,
+    apply_levels: Callable[[torch.Tensor, list[Params]], list[torch.Tensor]] | None = None,
 ) -> Callable[[Callable[..., torch.Tensor]], Callable[..., torch.Tensor]]:
     """Decorator filing a kernel under ``name``. A duplicate name is an error, never an overwrite."""
     if family not in FAMILIES:
@@ -125,6 +135,10 @@ def register_corruption(
     order = tuple(distortion_order or range(1, len(levels) + 1))
     if sorted(order) != list(range(1, len(levels) + 1)):
         raise ValueError(f"{name}: distortion_order must list each of the levels 1..{len(levels)} once")
+    if apply_levels is not None and (sample is not None or assets):
+        # Levels of a stochastic op draw from per-variant generators, which one call would have to
+        # take; no op needs that (or assets) yet, so the contract stays apply(images, {}, **params).
+        raise ValueError(f"{name}: apply_levels is for deterministic ops without assets")
 
     def decorate(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
         if name in _REGISTRY:
@@ -133,7 +147,7 @@ def register_corruption(
             name=name, family=family, apply=fn, levels=tuple(dict(s) for s in levels),
             sample=sample, tags=frozenset((family, *tags)), distortion_order=order,
             assets=tuple(assets), reference=reference, derive=derive, apply_uint8=apply_uint8,
-            check=check)
+            check=check, apply_levels=apply_levels)
         return fn
 
     return decorate

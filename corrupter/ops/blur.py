@@ -38,8 +38,8 @@ import torch
 from ._common import quantize_uint8
 from ._imagemagick import directional_motion_blur
 from ._opencv import correlate2d_reflect101, gaussian_blur_reflect101
-from ._registry import Draws, register_corruption
-from ._scipy import centred_clipped_zoom, gaussian_blur_nearest, numpy_arange
+from ._registry import Draws, Params, register_corruption
+from ._scipy import centred_clipped_zoom, clipped_zoom_geometry, gaussian_blur_nearest, numpy_arange
 
 _SCRIPT = "hendrycks/robustness make_imagenet_c.py"
 
@@ -272,12 +272,58 @@ def motion_blur(images: torch.Tensor, draws: Draws, *, radius: float, sigma: flo
 # Zoom blur: average of centred zooms
 
 
+def zoom_geometry(height: int, width: int, factor: float) -> tuple[tuple[int, int, int, int], ...] | str:
+    """What decides a zoom's pixels: ``clipped_zoom_geometry`` per axis (the float factor enters only
+    through it), or ``"source"`` for factor 1.0, which ``zoom_blur`` adds as the image itself."""
+    if factor == 1.0:
+        return "source"
+    return clipped_zoom_geometry(height, factor), clipped_zoom_geometry(width, factor)
+
+
+def zoom_blur_levels(images: torch.Tensor, params_list: list[Params]) -> list[torch.Tensor]:
+    """``zoom_blur`` for several factor lists at once, each distinct zoom computed once: bit for bit its outputs.
+
+    Every level keeps its own sum in its own order (x + z1 + z2 + ...), so each output is
+    ``zoom_blur``'s. The levels' next factors are served smallest first, and the zoom just made is
+    added to every level whose next factor has its geometry (``zoom_geometry``): a geometry is an
+    interval of factors (both lengths are monotone in the factor), so increasing lists, as in every
+    table, have each geometry zoomed once (ImageNet-C's five levels at 224 px: 23 zooms, not 58).
+    Other lists stay exact and may zoom a geometry again. Memory: one zoom and one sum per level.
+    Shape: (B, C, H, W) -> one (B, C, H, W) per entry of ``params_list``. Deterministic.
+    """
+    height, width = images.shape[-2:]
+    source = images.contiguous(memory_format=torch.channels_last)  # as zoom_blur: the same resize kernel
+    factors = [[float(f) for f in params["factors"]] for params in params_list]
+    geometries = [[zoom_geometry(height, width, f) for f in level] for level in factors]
+    totals = [source.clone() for _ in factors]
+    added = [0] * len(factors)  # how many of its factors each level has summed
+    current: object = None
+    zoom = source
+    while waiting := [i for i, level in enumerate(factors) if added[i] < len(level)]:
+        first = min(waiting, key=lambda i: factors[i][added[i]])
+        if geometries[first][added[first]] != current:
+            current = geometries[first][added[first]]
+            factor = factors[first][added[first]]
+            zoom = source if current == "source" else centred_clipped_zoom(source, factor)
+        for i in waiting:
+            if geometries[i][added[i]] == current:
+                totals[i] += zoom
+                added[i] += 1
+    return [_zoom_average(total, len(level)) for total, level in zip(totals, factors)]
+
+
+def _zoom_average(total: torch.Tensor, factor_count: int) -> torch.Tensor:
+    return total.div_(factor_count + 1).contiguous().clamp_(0, 1)
+
+
 @register_corruption("zoom_blur", family="blur", levels=ZOOM_SEVERITIES, tags=("imagenet-c",),
+                     apply_levels=zoom_blur_levels,
                      reference=f"{_SCRIPT} zoom_blur (clipped_zoom: scipy.ndimage.zoom order 1, centre trim)")
 def zoom_blur(images: torch.Tensor, draws: Draws, *, factors: list[float]) -> torch.Tensor:
     """Average the image with centred zooms of itself by each factor, as if zooming during the exposure.
 
     out = (x + sum_z clipped_zoom(x, z)) / (len(factors) + 1), see ``_scipy.centred_clipped_zoom``.
+    Several levels at once: ``zoom_blur_levels``.
     Shape: (B, C, H, W) -> (B, C, H, W). Deterministic.
     """
     # channels_last makes PyTorch's CPU bilinear resize ~1.7x faster; the result is the same.
@@ -286,4 +332,4 @@ def zoom_blur(images: torch.Tensor, draws: Draws, *, factors: list[float]) -> to
     for factor in factors:
         # Every reference list starts at 1.0, a zoom that returns the image itself.
         total += source if float(factor) == 1.0 else centred_clipped_zoom(source, float(factor))
-    return total.div_(len(factors) + 1).contiguous().clamp_(0, 1)
+    return _zoom_average(total, len(factors))

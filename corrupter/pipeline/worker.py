@@ -12,7 +12,7 @@ import posixpath
 import resource
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,11 +41,14 @@ from ..release.layout import release_storage
 from ..release.receipts import QuarantinedSample, Receipt, ReceiptSource, write_receipt
 from ..seeding import derive_seed, make_generator
 from .heap import release_free_heap, tune_heap
-from .plan import OutputShard, WorkUnit
+from .plan import OutputShard, Variant, WorkUnit
 
 log = logging.getLogger(__name__)
 
 CPU_KERNEL_BATCH = 4  # samples per kernel call on the CPU (see ShardWorker._corrupt)
+# Variants of one op per multi-level kernel call (spec.apply_levels): each holds a sum per chunk and
+# its window's outputs until they are written, so a unit of a long sweep of one op stays bounded.
+LEVELS_PER_CALL = 8
 
 
 def release_seed(config: ReleaseConfig) -> str:
@@ -57,6 +60,28 @@ def pick_jpeg_encoder(requested: str, device: torch.device) -> str:
     if requested == "auto":
         return "torchvision" if device.type == "cuda" else "pillow"
     return requested
+
+
+def kernel_calls(variants: Sequence[Variant]) -> list[list[int]]:
+    """The unit's variants (by index) grouped into kernel calls, in order of first appearance.
+
+    Variants of an op with a multi-level kernel (``CorruptionSpec.apply_levels``: zoom_blur) go
+    together, LEVELS_PER_CALL at most, wherever they stand in the unit; every other variant alone.
+    No byte depends on the grouping (each variant has its own output shard, and the kernel gives
+    every level exactly what a call of its own would).
+    """
+    calls: list[list[int]] = []
+    open_calls: dict[str, list[int]] = {}
+    for i, variant in enumerate(variants):
+        if ops.get_corruption(variant.corruption).apply_levels is None:
+            calls.append([i])
+            continue
+        call = open_calls.get(variant.corruption)
+        if call is None or len(call) == LEVELS_PER_CALL:
+            call = open_calls[variant.corruption] = []
+            calls.append(call)
+        call.append(i)
+    return calls
 
 
 def pick_device(requested: str) -> torch.device:
@@ -163,13 +188,17 @@ class ShardWorker:
 
     def _process(self, unit: WorkUnit, outputs: list[_Output], report: UnitReport):
         state = _ReadState()
+        calls = kernel_calls([out.shard.variant for out in outputs])
         with open_input(unit.source, self.config.s3) as raw:
             stream = HashingReader(raw)
             for window in self._windows(stream, unit.source, state):
                 state.read += len(window)
                 groups = self._group_by_shape(window)
-                for out in outputs:
-                    self._corrupt_window(window, groups, out, unit)
+                for call in calls:
+                    members = [outputs[i] for i in call]
+                    shared = self._corrupt_levels(groups, members) if len(members) > 1 else [None]
+                    for out, pixels in zip(members, shared, strict=True):
+                        self._corrupt_window(window, groups, out, unit, pixels)
                 report.images += len(window) * len(outputs)
                 release_free_heap()
             stream.drain()
@@ -244,8 +273,13 @@ class ShardWorker:
         seen.add(key)
         return _Input(key, parsed.label, parsed.key, pixels)
 
-    def _corrupt_window(self, window: list[_Input], groups: list[_Group], out: _Output, unit: WorkUnit) -> None:
-        """One variant of a window: each shape group through the kernel, then written in input order."""
+    def _corrupt_window(self, window: list[_Input], groups: list[_Group], out: _Output, unit: WorkUnit,
+                        corrupted: list[torch.Tensor] | None = None) -> None:
+        """One variant of a window: each shape group through the kernel, then written in input order.
+
+        ``corrupted``: the variant's uint8 outputs per group when a multi-level call made them
+        (``_corrupt_levels``; deterministic ops only, so nothing was drawn); None: the kernel runs here.
+        """
         variant = out.shard.variant
         spec = ops.get_corruption(variant.corruption)
         params = variant.param_dict
@@ -253,8 +287,11 @@ class ShardWorker:
         seeds = [derive_seed(release_seed(self.config), s.key, variant.corruption, variant.name) for s in window]
         encoded: list[bytes] = [b""] * len(window)
         sampled: list[dict[str, Any]] = [{}] * len(window)
-        for group in groups:
-            pixels, drawn = self._corrupt(group, spec, params, [seeds[i] for i in group.indices])
+        for g, group in enumerate(groups):
+            if corrupted is None:
+                pixels, drawn = self._corrupt(group, spec, params, [seeds[i] for i in group.indices])
+            else:
+                pixels, drawn = corrupted[g], [{}] * len(group.indices)
             for i, data, draws in zip(group.indices, encode_images(pixels, fmt, self.config.output.jpeg_quality,
                                                                   self.jpeg_encoder), drawn):
                 encoded[i], sampled[i] = data, draws
@@ -298,6 +335,25 @@ class ShardWorker:
                 pixels.append(ops.quantize_uint8(corrupted))
             sampled += [ops.recordable_draws(draws, i) for i in range(len(part))]
         return torch.cat(pixels), sampled
+
+    def _corrupt_levels(self, groups: list[_Group], members: list[_Output]) -> list[list[torch.Tensor]]:
+        """Several variants of one deterministic op in one kernel call per chunk (``ops.apply_batch_levels``):
+        for each variant, its uint8 outputs per group, the bytes ``_corrupt`` gives it alone (the
+        kernel's contract, tests/ops/test_contract.py; chunks as in ``_corrupt``)."""
+        spec = ops.get_corruption(members[0].shard.variant.corruption)
+        params_list = [out.shard.variant.param_dict for out in members]
+        per_variant: list[list[torch.Tensor]] = [[] for _ in members]
+        for group in groups:
+            images = group.images()
+            chunk = CPU_KERNEL_BATCH if self.device.type == "cpu" else len(images)
+            parts: list[list[torch.Tensor]] = [[] for _ in members]
+            for first in range(0, len(images), chunk):
+                outputs = ops.apply_batch_levels(spec, images[first:first + chunk], params_list)
+                for part, output in zip(parts, outputs, strict=True):
+                    part.append(ops.quantize_uint8(output))
+            for pixels, part in zip(per_variant, parts, strict=True):
+                pixels.append(torch.cat(part))
+        return per_variant
 
     def _assets_for(self, spec: ops.CorruptionSpec) -> dict[str, Any]:
         missing = [a for a in spec.assets if a not in self._assets]

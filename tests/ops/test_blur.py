@@ -24,8 +24,14 @@ import pytest
 import torch
 
 from corrupter import ops
+from corrupter.ops import blur
 from corrupter.ops._imagemagick import directional_motion_blur, motion_kernel_weights
-from corrupter.ops._scipy import gaussian_blur_nearest, numpy_arange
+from corrupter.ops._scipy import (
+    centred_clipped_zoom,
+    clipped_zoom_geometry,
+    gaussian_blur_nearest,
+    numpy_arange,
+)
 from corrupter.ops.blur import ZOOM_SEVERITIES, decode_glass_offsets, glass_copy_sources, sample_glass_offsets
 from corrupter.seeding import make_generator
 from tests.reference_stats import (
@@ -99,6 +105,29 @@ def test_zoom_blur_matches_reference_statistics(severity, photos, photo_batch, o
         return all(abs(ours[k] - ref[k]) <= 1e-4 for ref in references for k in STATS)
 
     assert_neighbours_rejected(severity, SEVERITIES, accepts, "zoom_blur")
+
+
+@pytest.mark.parametrize("height, width, distinct", [(224, 224, 23), (200, 257, None)])
+def test_zoom_blur_levels_zoom_each_geometry_once(height, width, distinct, monkeypatch):
+    """The five levels together make one zoom per distinct geometry (23 at 224 px, where one level at
+    a time makes 58), also when the levels come unsorted and twice; the bits are the contract test's."""
+    made = []
+
+    def counted(images, factor):
+        made.append(geometry(factor))
+        return centred_clipped_zoom(images, factor)
+
+    def geometry(factor):
+        return clipped_zoom_geometry(height, factor), clipped_zoom_geometry(width, factor)
+
+    monkeypatch.setattr(blur, "centred_clipped_zoom", counted)
+    geometries = {geometry(f) for s in ZOOM_SEVERITIES for f in s["factors"] if f != 1.0}
+    assert len(geometries) == (distinct or len(geometries))
+    assert sum(len(s["factors"]) - 1 for s in ZOOM_SEVERITIES) == 58
+    images = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(1))
+    params = [ZOOM_SEVERITIES[i] for i in (4, 1, 0, 3, 2, 1)]
+    blur.zoom_blur_levels(images, params)
+    assert sorted(made) == sorted(geometries)
 
 
 # ---------------------------------------------------------------------------------------------------

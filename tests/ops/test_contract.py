@@ -167,3 +167,94 @@ def test_the_8_bit_route_refuses_float_input_and_ops_without_it(three):
         ops.apply_batch_uint8(ops.get_corruption("pixelate"), three, {"factor": 0.5})
     with pytest.raises(ValueError, match="no 8-bit kernel"):
         ops.apply_batch_uint8(ops.get_corruption("contrast"), ops.quantize_uint8(three), {"factor": 0.5})
+
+
+# The multi-level route (CorruptionSpec.apply_levels): deterministic ops whose levels share work run
+# several levels in one call, which a worker holding several variants of the op uses. Each output
+# must be the op's own kernel's, bit for bit, whichever levels are asked for together.
+LEVELS_NAMES = [name for name in NAMES if ops.get_corruption(name).apply_levels is not None]
+# Explicit parameters per multi-level op, as a config's `params` gives them: unsorted and repeated
+# values, lists that share some values with the table's and not others.
+EXPLICIT_LEVELS = {
+    "zoom_blur": [{"factors": [1.0, 1.07, 1.03, 1.07, 1.3]}, {"factors": [1.15, 1.16]},
+                  {"factors": [1.03, 1.0, 1.0, 1.2, 1.11]}, {"factors": [1.05]}],
+}
+
+
+def test_the_multi_level_ops():
+    assert "zoom_blur" in LEVELS_NAMES
+    assert set(EXPLICIT_LEVELS) == set(LEVELS_NAMES), "give each multi-level op explicit parameters here"
+    assert not any(ops.get_corruption(name).stochastic or ops.get_corruption(name).assets for name in LEVELS_NAMES)
+
+
+def level_requests(name: str) -> list[list[dict]]:
+    """All levels, a subset, one level, levels repeated and out of order, explicit parameters alone
+    and mixed with levels."""
+    spec = ops.get_corruption(name)
+    table = [spec.params(level) for level in spec.level_numbers]
+    explicit = [spec.params(None, **params) for params in EXPLICIT_LEVELS[name]]
+    return [table, table[1:], table[-1:], table[::-2] + table[:2] + table[-1:], explicit,
+            [table[0], *explicit, table[-1]]]
+
+
+def level_inputs(three: torch.Tensor) -> list[torch.Tensor]:
+    """Batches of 3 and 1 photos, and random non-square images (channels-last too)."""
+    odd = torch.rand(2, 3, 200, 257, generator=torch.Generator().manual_seed(5))
+    return [three, three[1:2], odd, odd[:1].contiguous(memory_format=torch.channels_last)]
+
+
+def assert_levels_equal_alone(spec, images: torch.Tensor, requests: list[list[dict]]) -> None:
+    before = images.clone()
+    alone = {}
+    for params_list in requests:
+        together = ops.apply_batch_levels(spec, images, params_list)
+        assert len(together) == len(params_list)
+        assert len({out.data_ptr() for out in together}) == len(together), "outputs share memory"
+        for i, (params, out) in enumerate(zip(params_list, together, strict=True)):
+            key = repr(sorted(params.items()))
+            if key not in alone:
+                alone[key] = ops.apply_batch(spec, images, params)[0]
+            expected = alone[key]
+            assert out.shape == expected.shape and out.dtype == expected.dtype
+            assert out.is_contiguous() == expected.is_contiguous()
+            assert torch.equal(out, expected), (tuple(images.shape), i, params)
+    assert torch.equal(images, before), "the multi-level kernel wrote to its input"
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("name", LEVELS_NAMES)
+def test_the_multi_level_kernel_gives_each_levels_own_bits(name, three, device):
+    """Every request on every input, on the CPU on one thread (the worker's default,
+    run.threads_per_worker); on two threads, where torch picks other CPU kernels (zoom_blur's
+    resize), the table on one photo."""
+    spec = ops.get_corruption(name)
+    inputs = [images.to(device) for images in level_inputs(three)]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # on a loaded machine two threads can be ten times slower than one
+    try:
+        for images in inputs:
+            assert_levels_equal_alone(spec, images, level_requests(name))
+        if device == "cpu":
+            torch.set_num_threads(2)
+            assert_levels_equal_alone(spec, inputs[0][:1], level_requests(name)[:1])
+    finally:
+        torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("name", LEVELS_NAMES)
+def test_the_multi_level_route_on_empty_input(name, three):
+    spec = ops.get_corruption(name)
+    table = [spec.params(level) for level in spec.level_numbers]
+    assert ops.apply_batch_levels(spec, three, []) == []
+    empty = ops.apply_batch_levels(spec, three[:0], table[:2])
+    assert [out.shape for out in empty] == [(0, 3, 224, 224)] * 2
+
+
+def test_the_multi_level_route_refuses_ops_without_it_and_stochastic_ops(three):
+    with pytest.raises(ValueError, match="no multi-level kernel"):
+        ops.apply_batch_levels(ops.get_corruption("contrast"), three, [{"factor": 0.5}])
+    with pytest.raises(ValueError, match=r"shape \(B, 3, H, W\)"):
+        ops.apply_batch_levels(ops.get_corruption("zoom_blur"), three[0], [{"factors": [1.0]}])
+    with pytest.raises(ValueError, match="deterministic ops without assets"):
+        ops.register_corruption("never_registered", family="noise", levels=({"s": 1},),
+                                sample=lambda g, h, w, **_: {}, apply_levels=lambda x, p: [])
