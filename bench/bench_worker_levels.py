@@ -3,7 +3,7 @@
     python bench/bench_worker_levels.py [--samples 32] [--rounds 3]
 
 Runs ShardWorker in-process (no Ray, one torch thread) on configs/imagenet-c.yaml as it is (clean +
-19 corruptions x 5 severities = 96 variants, 24 per unit, batches of 32, Pillow JPEG q85) over one
+19 corruptions x 5 severities = 96 variants, 32 per unit, batches of 32, Pillow JPEG q85) over one
 input shard of ``--samples`` photos (the sample shard's, repeated under new keys). Two sides:
 
 - ``levels in one call`` (as shipped): a unit's zoom_blur variants go through its multi-level

@@ -6,7 +6,7 @@ Issue 14 asks for a peak worker RSS of at most 600 MiB. This measures what that 
 stage by stage, inside a real Ray actor (a private local cluster, 1 CPU per actor, one thread), as
 the pool runs it: the bare actor, the actor after importing torch (nothing else), after building a
 ShardWorker for configs/imagenet-c.yaml at its default settings, and after each work unit of one
-input shard of ``--samples`` photos (clean + 19 x 5 = 96 variants, 24 per unit). Each stage reports
+input shard of ``--samples`` photos (clean + 19 x 5 = 96 variants, 32 per unit). Each stage reports
 VmRSS, the peak so far (VmHWM) and the split of RSS into anonymous (private to the process) and
 file-backed pages (shared libraries: one copy in the page cache for every worker of a node).
 

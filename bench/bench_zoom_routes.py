@@ -17,7 +17,8 @@ keeps the measured answer reproducible:
   image, best of ``--rounds`` taken round the two in turn);
 - the levels together: ``zoom_blur`` called once per level against one call of its multi-level
   kernel (``zoom_blur_levels``, each distinct zoom made once), for the five levels and for levels 2-5
-  (the recipe's 24 variants per unit put level 1 in another unit); checked equal, timed the same way.
+  (where a unit holds only some levels: the recipe's 24 variants per unit, before 2026-11-30, put
+  level 1 in another unit); checked equal, timed the same way.
 """
 
 from __future__ import annotations

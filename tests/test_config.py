@@ -3,6 +3,7 @@
 import pytest
 
 from corrupter.config import ConfigError, config_digest, load_config, validate_config
+from corrupter.ops import get_corruption
 from corrupter.pipeline.plan import plan_units, plan_variants
 from tests.conftest import REPO
 
@@ -25,7 +26,15 @@ def test_imagenet_c_config_is_the_reference_recipe():
     assert variants[0].corruption == "clean"
     assert (config.preprocess.resize, config.preprocess.crop) == (256, 224)
     assert (config.output.format, config.output.jpeg_quality, config.output.jpeg_encoder) == ("jpg", 85, "pillow")
-    assert plan_units(config)
+    # No unit splits the levels of an op with a multi-level kernel (zoom_blur): they share their
+    # work only within one unit.
+    unit_of: dict[tuple[str, str], set[str]] = {}
+    for unit in plan_units(config):
+        for output in unit.outputs:
+            if get_corruption(output.variant.corruption).apply_levels is not None:
+                unit_of.setdefault((unit.source, output.variant.corruption), set()).add(unit.unit_id)
+    assert {corruption for _, corruption in unit_of} == {"zoom_blur"}
+    assert {corruption: len(ids) for corruption, ids in unit_of.items() if len(ids) > 1} == {}
 
 
 @pytest.mark.parametrize("override, field", [

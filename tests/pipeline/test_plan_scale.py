@@ -45,9 +45,9 @@ def test_the_full_imagenet_c_plans_50_shards_by_96_variants():
     config = load_config(REPO / "configs" / "imagenet-c.yaml", [VAL])
     units = plan_units(config)
     outputs = outputs_of(units)
-    # 19 corruptions x 5 severities and the clean cell, 24 variants per unit
-    assert len(units) == 50 * 4 and len(outputs) == 50 * 96 == len({o.path for o in outputs})
-    assert {len(u.outputs) for u in units} == {24}
+    # 19 corruptions x 5 severities and the clean cell, 32 variants per unit
+    assert len(units) == 50 * 3 and len(outputs) == 50 * 96 == len({o.path for o in outputs})
+    assert {len(u.outputs) for u in units} == {32}
     # one Variant object per variant, shared by the 50 shards' outputs: the plan grows with shards
     # times variants, and holds nothing per sample
     assert len({id(o.variant) for o in outputs}) == 96
