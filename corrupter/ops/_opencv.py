@@ -46,15 +46,36 @@ def correlate2d_reflect101(images: torch.Tensor, kernel: torch.Tensor) -> torch.
     per pixel as a direct convolution). The FFT size is rounded up to a 5-smooth number, which is
     fast in pocketFFT/cuFFT; zeros beyond the reflected border never reach the kept window.
     """
-    ksize = kernel.shape[-1]
+    height, width = images.shape[-2:]
+    spectrum = correlation_spectrum(kernel, height, width, images.dtype, images.device)
+    return correlate2d_reflect101_by_spectrum(images, kernel.shape[-1], spectrum)
+
+
+def correlation_fft_size(ksize: int, height: int, width: int) -> tuple[int, int]:
+    """The FFT size ``correlate2d_reflect101`` uses for a ``ksize`` kernel on H x W images."""
+    pad = ksize // 2
+    return _smooth_size(height + 2 * pad), _smooth_size(width + 2 * pad)
+
+
+def correlation_spectrum(kernel: torch.Tensor, height: int, width: int, dtype: torch.dtype,
+                         device: torch.device) -> torch.Tensor:
+    """The real FFT of a square kernel for ``correlate2d_reflect101_by_spectrum`` on H x W images.
+
+    It depends on the kernel and the image size only: a caller with a fixed kernel can cache it.
+    """
+    fft_size = correlation_fft_size(kernel.shape[-1], height, width)
+    # Convolving with the flipped kernel is a correlation with the kernel, shifted by ksize - 1.
+    flipped = kernel.flip(-1, -2).to(device=device, dtype=dtype)
+    return torch.fft.rfft2(flipped, s=fft_size)
+
+
+def correlate2d_reflect101_by_spectrum(images: torch.Tensor, ksize: int, spectrum: torch.Tensor) -> torch.Tensor:
+    """``correlate2d_reflect101`` with the kernel given by its ``correlation_spectrum``."""
     pad = ksize // 2
     height, width = images.shape[-2:]
+    fft_size = correlation_fft_size(ksize, height, width)
     padded = F.pad(images, (pad, pad, pad, pad), mode="reflect")  # torch 'reflect' == OpenCV reflect-101
-    fft_h, fft_w = _smooth_size(height + 2 * pad), _smooth_size(width + 2 * pad)
-    # Convolving with the flipped kernel is a correlation with the kernel, shifted by ksize - 1.
-    flipped = kernel.flip(-1, -2).to(device=images.device, dtype=images.dtype)
-    spectrum = torch.fft.rfft2(padded, s=(fft_h, fft_w)) * torch.fft.rfft2(flipped, s=(fft_h, fft_w))
-    full = torch.fft.irfft2(spectrum, s=(fft_h, fft_w))
+    full = torch.fft.irfft2(torch.fft.rfft2(padded, s=fft_size).mul_(spectrum), s=fft_size)
     return full[..., ksize - 1:ksize - 1 + height, ksize - 1:ksize - 1 + width]
 
 
@@ -106,9 +127,27 @@ def canny_edges(layers: torch.Tensor, low: float, high: float) -> torch.Tensor:
     Shape: (B, 1, H, W) -> bool (B, 1, H, W). Deterministic.
     """
     grad_x, grad_y = _sobel(layers)
-    magnitude = grad_x.abs() + grad_y.abs()
-    candidates = (magnitude > low) & _non_maximum(magnitude, grad_x, grad_y)
-    return _hysteresis(candidates & (magnitude > high), candidates)
+    abs_x, abs_y = grad_x.abs(), grad_y.abs()
+    magnitude = abs_x + abs_y
+    candidates = _non_maximum(magnitude, grad_x, grad_y, abs_x, abs_y).mul_(_above(magnitude, low))
+    strong = _above(magnitude, high).mul_(candidates)
+    return _hysteresis(_mask_to_bool(strong), _mask_to_bool(candidates))
+
+
+def _above(a: torch.Tensor, b: torch.Tensor | float) -> torch.Tensor:
+    """1.0 where a > b, else 0.0: a float 0/1 mask (torch compares into float tensors ~4x faster than
+    into bool or uint8 ones on the CPU; masks then combine exactly by products and sums)."""
+    return torch.gt(a, b, out=torch.empty_like(a))
+
+
+def _at_least(a: torch.Tensor, b: torch.Tensor | float) -> torch.Tensor:
+    """1.0 where a >= b, else 0.0 (see ``_above``)."""
+    return torch.ge(a, b, out=torch.empty_like(a))
+
+
+def _mask_to_bool(mask: torch.Tensor) -> torch.Tensor:
+    """A float 0/1 mask as bool (through uint8: a direct float -> bool cast is ~5x slower on the CPU)."""
+    return mask.to(torch.uint8).view(torch.bool)
 
 
 def _sobel(layers: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -119,26 +158,32 @@ def _sobel(layers: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return down[..., 2:] - down[..., :-2], across[..., 2:, :] - across[..., :-2, :]
 
 
-def _non_maximum(magnitude: torch.Tensor, grad_x: torch.Tensor, grad_y: torch.Tensor) -> torch.Tensor:
-    """OpenCV Canny's non-maximum test; the magnitude outside the image counts as 0."""
+def _non_maximum(magnitude: torch.Tensor, grad_x: torch.Tensor, grad_y: torch.Tensor, abs_x: torch.Tensor,
+                 abs_y: torch.Tensor) -> torch.Tensor:
+    """OpenCV Canny's non-maximum test as a float 0/1 mask; the magnitude outside the image counts as 0.
+
+    ``abs_x``, ``abs_y``: |grad_x|, |grad_y|. The gradients are integers (|g| <= 1020), so their
+    products below are exact in float32.
+    """
     height, width = magnitude.shape[-2:]
     padded = F.pad(magnitude, (1, 1, 1, 1))
 
     def neighbour(dy: int, dx: int) -> torch.Tensor:
         return padded[..., 1 + dy:1 + dy + height, 1 + dx:1 + dx + width]
 
-    abs_x, abs_y = grad_x.abs(), grad_y.abs()
-    horizontal = abs_y < abs_x * _TAN_22_5
-    vertical = ~horizontal & (abs_y > abs_x * _TAN_67_5)
-    # Gradient along the main diagonal when gx and gy share a sign (OpenCV: (gx ^ gy) >= 0).
-    main_diagonal = (grad_x < 0) == (grad_y < 0)
-    keep_h = (magnitude > neighbour(0, -1)) & (magnitude >= neighbour(0, 1))
-    keep_v = (magnitude > neighbour(-1, 0)) & (magnitude >= neighbour(1, 0))
-    keep_main = (magnitude > neighbour(-1, -1)) & (magnitude > neighbour(1, 1))
-    keep_anti = (magnitude > neighbour(-1, 1)) & (magnitude > neighbour(1, -1))
-    diagonal = ~horizontal & ~vertical
-    keep_d = (main_diagonal & keep_main) | (~main_diagonal & keep_anti)
-    return (horizontal & keep_h) | (vertical & keep_v) | (diagonal & keep_d)
+    horizontal = _above(abs_x * _TAN_22_5, abs_y)
+    vertical = _above(abs_y, abs_x * _TAN_67_5).mul_(1 - horizontal)
+    # Gradient along the main diagonal when gx and gy share a sign (OpenCV: (gx ^ gy) >= 0). Where
+    # one of them is 0 and the other negative, gx * gy >= 0 says main where OpenCV says anti, but
+    # such a gradient is horizontal or vertical, never diagonal.
+    main_diagonal = _at_least(grad_x * grad_y, 0.0)
+    keep_h = _above(magnitude, neighbour(0, -1)).mul_(_at_least(magnitude, neighbour(0, 1)))
+    keep_v = _above(magnitude, neighbour(-1, 0)).mul_(_at_least(magnitude, neighbour(1, 0)))
+    keep_main = _above(magnitude, neighbour(-1, -1)).mul_(_above(magnitude, neighbour(1, 1)))
+    keep_anti = _above(magnitude, neighbour(-1, 1)).mul_(_above(magnitude, neighbour(1, -1)))
+    keep_d = keep_main.sub_(keep_anti).mul_(main_diagonal).add_(keep_anti)  # main or anti by the signs
+    diagonal = (1 - horizontal).sub_(vertical)  # the three directions are exclusive
+    return keep_h.mul_(horizontal).addcmul_(keep_v, vertical).addcmul_(keep_d, diagonal)
 
 
 def _hysteresis(strong: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
