@@ -29,9 +29,9 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from corrupter import ops  # noqa: E402
-from corrupter.io.assets import load_assets  # noqa: E402
-from corrupter.seeding import make_generator  # noqa: E402
+from corrupter import ops
+from corrupter.io.assets import load_assets
+from corrupter.seeding import make_generator
 
 # (height, width, seeds per batch size): the photos' own size gets the most cases.
 SIZES = ((224, 224, 16), (200, 257, 8), (257, 200, 4), (520, 390, 2))

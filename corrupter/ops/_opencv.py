@@ -108,8 +108,8 @@ def box_blur3x3(layers: torch.Tensor) -> torch.Tensor:
     """cv2.blur(x, (3, 3)): 3x3 mean with OpenCV's default reflect-101 border, before any rounding."""
     height, width = layers.shape[-2:]
     padded = F.pad(layers, (1, 1, 1, 1), mode="reflect")
-    rows = padded[..., :, 0:width] + padded[..., :, 1:width + 1] + padded[..., :, 2:width + 2]
-    return (rows[..., 0:height, :] + rows[..., 1:height + 1, :] + rows[..., 2:height + 2, :]) / 9
+    rows = torch.add(padded[..., :, 0:width], padded[..., :, 1:width + 1]).add_(padded[..., :, 2:width + 2])
+    return torch.add(rows[..., 0:height, :], rows[..., 1:height + 1, :]).add_(rows[..., 2:height + 2, :]).div_(9)
 
 
 
@@ -216,19 +216,22 @@ def truncated_distance(edges: torch.Tensor, limit: int) -> torch.Tensor:
     then the best row within ``limit``. Pixels outside the image are not edges.
     Shape: bool (B, 1, H, W) -> float (B, 1, H, W). Deterministic.
     """
-    if not 0 < limit < 128:  # row distances in uint8 (below 2 * far), squared ones in int16
+    if not 0 < limit < 128:  # row distances in uint8 (below 2 * limit), squared ones in int16
         raise ValueError(f"distance cap must be in 1..127 pixels, got {limit}")
     height = edges.shape[-2]
-    far = limit + 1
-    # int16 halves the memory traffic of the loop; its largest value, far^2 + limit^2 (at most
-    # 128^2 + 127^2 = 32513), fits.
-    along_row = _row_distance(edges, far).to(torch.int16)
+    # Every distance of ``limit`` or more comes out as ``limit``, so row distances are capped there
+    # and rows ``limit`` or more away are not looked at (they add limit^2 or more). A distance
+    # below the cap is still exact: its nearest edge is less than ``limit`` away along both axes.
+    # int16 halves the memory traffic of the loop; its largest value, limit^2 + (limit - 1)^2
+    # (at most 32005), fits.
+    along_row = _row_distance(edges, limit).to(torch.int16)
     squared = along_row.mul_(along_row)
-    padded = F.pad(squared, (0, 0, limit, limit), value=far * far)
+    reach = limit - 1
+    padded = F.pad(squared, (0, 0, reach, reach), value=limit * limit)
     best, nearer = squared, torch.empty_like(squared)
-    for offset in range(1, limit + 1):
-        torch.minimum(padded[..., limit - offset:limit - offset + height, :],
-                      padded[..., limit + offset:limit + offset + height, :], out=nearer)
+    for offset in range(1, reach + 1):
+        torch.minimum(padded[..., reach - offset:reach - offset + height, :],
+                      padded[..., reach + offset:reach + offset + height, :], out=nearer)
         torch.minimum(best, nearer.add_(offset * offset), out=best)
     return best.to(torch.float32).sqrt_().clamp_(max=float(limit))
 
@@ -260,14 +263,16 @@ def equalize_hist(levels: torch.Tensor) -> torch.Tensor:
     Shape: (B, 1, H, W) -> (B, 1, H, W), float levels. Deterministic.
     """
     batch = levels.shape[0]
-    flat = levels.reshape(batch, -1).long()
-    counts = torch.zeros(batch, 256, dtype=torch.float64, device=levels.device)
-    counts.scatter_add_(1, flat, torch.ones_like(flat, dtype=torch.float64))
-    total = flat.shape[1]
+    # Level + 256 * image, in int32: one bincount and one lookup for the whole batch (on the CPU
+    # ~4x faster than int64 indices with scatter_add and a float64 gather).
+    index = levels.reshape(batch, -1).to(torch.int32, copy=True)
+    index += torch.arange(0, 256 * batch, 256, dtype=torch.int32, device=levels.device)[:, None]
+    counts = torch.bincount(index.view(-1), minlength=256 * batch).view(batch, 256).to(torch.float64)
+    total = index.shape[1]
     lowest = (counts > 0).to(torch.uint8).argmax(dim=1, keepdim=True)
     lowest_count = counts.gather(1, lowest)
     spread = (total - lowest_count).clamp(min=1)
     table = torch.round((counts.cumsum(dim=1) - lowest_count) * (255.0 / spread)).clamp(0, 255)
     single_level = lowest_count == total
     table = torch.where(single_level, torch.arange(256, device=levels.device, dtype=torch.float64), table)
-    return table.gather(1, flat).to(levels.dtype).reshape(levels.shape)
+    return table.to(levels.dtype).view(-1).index_select(0, index.view(-1)).view(levels.shape)
