@@ -102,7 +102,7 @@ def defocus_blur(images: torch.Tensor, draws: Draws, *, radius: float, alias_blu
     return correlate2d_reflect101_by_spectrum(images, ksize, spectrum).clamp_(0, 1)
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=10)  # five severities at two image sizes
 def _defocus_filter(radius: float, alias_blur: float, height: int, width: int, dtype: torch.dtype,
                     device: torch.device) -> tuple[int, torch.Tensor]:
     """The disk kernel's size and ``correlation_spectrum`` for H x W images, made once per severity
