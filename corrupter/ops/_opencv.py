@@ -146,8 +146,8 @@ def _at_least(a: torch.Tensor, b: torch.Tensor | float) -> torch.Tensor:
 
 
 def _mask_to_bool(mask: torch.Tensor) -> torch.Tensor:
-    """A float 0/1 mask as bool (through uint8: a direct float -> bool cast is ~5x slower on the CPU)."""
-    return mask.to(torch.uint8).view(torch.bool)
+    """A float 0/1 mask as bool (a direct cast; float -> uint8 is ~10x slower on the CPU)."""
+    return mask.to(torch.bool)
 
 
 def _sobel(layers: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -172,7 +172,7 @@ def _non_maximum(magnitude: torch.Tensor, grad_x: torch.Tensor, grad_y: torch.Te
         return padded[..., 1 + dy:1 + dy + height, 1 + dx:1 + dx + width]
 
     horizontal = _above(abs_x * _TAN_22_5, abs_y)
-    vertical = _above(abs_y, abs_x * _TAN_67_5).mul_(1 - horizontal)
+    vertical = _above(abs_y, abs_x * _TAN_67_5)  # never with horizontal: |gy| < 0.42 |gx| and > 2.41 |gx|
     # Gradient along the main diagonal when gx and gy share a sign (OpenCV: (gx ^ gy) >= 0). Where
     # one of them is 0 and the other negative, gx * gy >= 0 says main where OpenCV says anti, but
     # such a gradient is horizontal or vertical, never diagonal.
