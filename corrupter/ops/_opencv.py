@@ -46,15 +46,36 @@ def correlate2d_reflect101(images: torch.Tensor, kernel: torch.Tensor) -> torch.
     per pixel as a direct convolution). The FFT size is rounded up to a 5-smooth number, which is
     fast in pocketFFT/cuFFT; zeros beyond the reflected border never reach the kept window.
     """
-    ksize = kernel.shape[-1]
+    height, width = images.shape[-2:]
+    spectrum = correlation_spectrum(kernel, height, width, images.dtype, images.device)
+    return correlate2d_reflect101_by_spectrum(images, kernel.shape[-1], spectrum)
+
+
+def correlation_fft_size(ksize: int, height: int, width: int) -> tuple[int, int]:
+    """The FFT size ``correlate2d_reflect101`` uses for a ``ksize`` kernel on H x W images."""
+    pad = ksize // 2
+    return _smooth_size(height + 2 * pad), _smooth_size(width + 2 * pad)
+
+
+def correlation_spectrum(kernel: torch.Tensor, height: int, width: int, dtype: torch.dtype,
+                         device: torch.device) -> torch.Tensor:
+    """The real FFT of a square kernel for ``correlate2d_reflect101_by_spectrum`` on H x W images.
+
+    It depends on the kernel and the image size only: a caller with a fixed kernel can cache it.
+    """
+    fft_size = correlation_fft_size(kernel.shape[-1], height, width)
+    # Convolving with the flipped kernel is a correlation with the kernel, shifted by ksize - 1.
+    flipped = kernel.flip(-1, -2).to(device=device, dtype=dtype)
+    return torch.fft.rfft2(flipped, s=fft_size)
+
+
+def correlate2d_reflect101_by_spectrum(images: torch.Tensor, ksize: int, spectrum: torch.Tensor) -> torch.Tensor:
+    """``correlate2d_reflect101`` with the kernel given by its ``correlation_spectrum``."""
     pad = ksize // 2
     height, width = images.shape[-2:]
+    fft_size = correlation_fft_size(ksize, height, width)
     padded = F.pad(images, (pad, pad, pad, pad), mode="reflect")  # torch 'reflect' == OpenCV reflect-101
-    fft_h, fft_w = _smooth_size(height + 2 * pad), _smooth_size(width + 2 * pad)
-    # Convolving with the flipped kernel is a correlation with the kernel, shifted by ksize - 1.
-    flipped = kernel.flip(-1, -2).to(device=images.device, dtype=images.dtype)
-    spectrum = torch.fft.rfft2(padded, s=(fft_h, fft_w)) * torch.fft.rfft2(flipped, s=(fft_h, fft_w))
-    full = torch.fft.irfft2(spectrum, s=(fft_h, fft_w))
+    full = torch.fft.irfft2(torch.fft.rfft2(padded, s=fft_size).mul_(spectrum), s=fft_size)
     return full[..., ksize - 1:ksize - 1 + height, ksize - 1:ksize - 1 + width]
 
 
@@ -87,8 +108,8 @@ def box_blur3x3(layers: torch.Tensor) -> torch.Tensor:
     """cv2.blur(x, (3, 3)): 3x3 mean with OpenCV's default reflect-101 border, before any rounding."""
     height, width = layers.shape[-2:]
     padded = F.pad(layers, (1, 1, 1, 1), mode="reflect")
-    rows = padded[..., :, 0:width] + padded[..., :, 1:width + 1] + padded[..., :, 2:width + 2]
-    return (rows[..., 0:height, :] + rows[..., 1:height + 1, :] + rows[..., 2:height + 2, :]) / 9
+    rows = torch.add(padded[..., :, 0:width], padded[..., :, 1:width + 1]).add_(padded[..., :, 2:width + 2])
+    return torch.add(rows[..., 0:height, :], rows[..., 1:height + 1, :]).add_(rows[..., 2:height + 2, :]).div_(9)
 
 
 
@@ -106,9 +127,27 @@ def canny_edges(layers: torch.Tensor, low: float, high: float) -> torch.Tensor:
     Shape: (B, 1, H, W) -> bool (B, 1, H, W). Deterministic.
     """
     grad_x, grad_y = _sobel(layers)
-    magnitude = grad_x.abs() + grad_y.abs()
-    candidates = (magnitude > low) & _non_maximum(magnitude, grad_x, grad_y)
-    return _hysteresis(candidates & (magnitude > high), candidates)
+    abs_x, abs_y = grad_x.abs(), grad_y.abs()
+    magnitude = abs_x + abs_y
+    candidates = _non_maximum(magnitude, grad_x, grad_y, abs_x, abs_y).mul_(_above(magnitude, low))
+    strong = _above(magnitude, high).mul_(candidates)
+    return _hysteresis(_mask_to_bool(strong), _mask_to_bool(candidates))
+
+
+def _above(a: torch.Tensor, b: torch.Tensor | float) -> torch.Tensor:
+    """1.0 where a > b, else 0.0: a float 0/1 mask (torch compares into float tensors ~4x faster than
+    into bool or uint8 ones on the CPU; masks then combine exactly by products and sums)."""
+    return torch.gt(a, b, out=torch.empty_like(a))
+
+
+def _at_least(a: torch.Tensor, b: torch.Tensor | float) -> torch.Tensor:
+    """1.0 where a >= b, else 0.0 (see ``_above``)."""
+    return torch.ge(a, b, out=torch.empty_like(a))
+
+
+def _mask_to_bool(mask: torch.Tensor) -> torch.Tensor:
+    """A float 0/1 mask as bool (a direct cast; float -> uint8 is ~10x slower on the CPU)."""
+    return mask.to(torch.bool)
 
 
 def _sobel(layers: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -119,26 +158,32 @@ def _sobel(layers: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return down[..., 2:] - down[..., :-2], across[..., 2:, :] - across[..., :-2, :]
 
 
-def _non_maximum(magnitude: torch.Tensor, grad_x: torch.Tensor, grad_y: torch.Tensor) -> torch.Tensor:
-    """OpenCV Canny's non-maximum test; the magnitude outside the image counts as 0."""
+def _non_maximum(magnitude: torch.Tensor, grad_x: torch.Tensor, grad_y: torch.Tensor, abs_x: torch.Tensor,
+                 abs_y: torch.Tensor) -> torch.Tensor:
+    """OpenCV Canny's non-maximum test as a float 0/1 mask; the magnitude outside the image counts as 0.
+
+    ``abs_x``, ``abs_y``: |grad_x|, |grad_y|. The gradients are integers (|g| <= 1020), so their
+    products below are exact in float32.
+    """
     height, width = magnitude.shape[-2:]
     padded = F.pad(magnitude, (1, 1, 1, 1))
 
     def neighbour(dy: int, dx: int) -> torch.Tensor:
         return padded[..., 1 + dy:1 + dy + height, 1 + dx:1 + dx + width]
 
-    abs_x, abs_y = grad_x.abs(), grad_y.abs()
-    horizontal = abs_y < abs_x * _TAN_22_5
-    vertical = ~horizontal & (abs_y > abs_x * _TAN_67_5)
-    # Gradient along the main diagonal when gx and gy share a sign (OpenCV: (gx ^ gy) >= 0).
-    main_diagonal = (grad_x < 0) == (grad_y < 0)
-    keep_h = (magnitude > neighbour(0, -1)) & (magnitude >= neighbour(0, 1))
-    keep_v = (magnitude > neighbour(-1, 0)) & (magnitude >= neighbour(1, 0))
-    keep_main = (magnitude > neighbour(-1, -1)) & (magnitude > neighbour(1, 1))
-    keep_anti = (magnitude > neighbour(-1, 1)) & (magnitude > neighbour(1, -1))
-    diagonal = ~horizontal & ~vertical
-    keep_d = (main_diagonal & keep_main) | (~main_diagonal & keep_anti)
-    return (horizontal & keep_h) | (vertical & keep_v) | (diagonal & keep_d)
+    horizontal = _above(abs_x * _TAN_22_5, abs_y)
+    vertical = _above(abs_y, abs_x * _TAN_67_5)  # never with horizontal: |gy| < 0.42 |gx| and > 2.41 |gx|
+    # Gradient along the main diagonal when gx and gy share a sign (OpenCV: (gx ^ gy) >= 0). Where
+    # one of them is 0 and the other negative, gx * gy >= 0 says main where OpenCV says anti, but
+    # such a gradient is horizontal or vertical, never diagonal.
+    main_diagonal = _at_least(grad_x * grad_y, 0.0)
+    keep_h = _above(magnitude, neighbour(0, -1)).mul_(_at_least(magnitude, neighbour(0, 1)))
+    keep_v = _above(magnitude, neighbour(-1, 0)).mul_(_at_least(magnitude, neighbour(1, 0)))
+    keep_main = _above(magnitude, neighbour(-1, -1)).mul_(_above(magnitude, neighbour(1, 1)))
+    keep_anti = _above(magnitude, neighbour(-1, 1)).mul_(_above(magnitude, neighbour(1, -1)))
+    keep_d = keep_main.sub_(keep_anti).mul_(main_diagonal).add_(keep_anti)  # main or anti by the signs
+    diagonal = (1 - horizontal).sub_(vertical)  # the three directions are exclusive
+    return keep_h.mul_(horizontal).addcmul_(keep_v, vertical).addcmul_(keep_d, diagonal)
 
 
 def _hysteresis(strong: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
@@ -171,19 +216,22 @@ def truncated_distance(edges: torch.Tensor, limit: int) -> torch.Tensor:
     then the best row within ``limit``. Pixels outside the image are not edges.
     Shape: bool (B, 1, H, W) -> float (B, 1, H, W). Deterministic.
     """
-    if not 0 < limit < 128:  # row distances in uint8 (below 2 * far), squared ones in int16
+    if not 0 < limit < 128:  # row distances in uint8 (below 2 * limit), squared ones in int16
         raise ValueError(f"distance cap must be in 1..127 pixels, got {limit}")
     height = edges.shape[-2]
-    far = limit + 1
-    # int16 halves the memory traffic of the loop; its largest value, far^2 + limit^2 (at most
-    # 128^2 + 127^2 = 32513), fits.
-    along_row = _row_distance(edges, far).to(torch.int16)
+    # Every distance of ``limit`` or more comes out as ``limit``, so row distances are capped there
+    # and rows ``limit`` or more away are not looked at (they add limit^2 or more). A distance
+    # below the cap is still exact: its nearest edge is less than ``limit`` away along both axes.
+    # int16 halves the memory traffic of the loop; its largest value, limit^2 + (limit - 1)^2
+    # (at most 32005), fits.
+    along_row = _row_distance(edges, limit).to(torch.int16)
     squared = along_row.mul_(along_row)
-    padded = F.pad(squared, (0, 0, limit, limit), value=far * far)
+    reach = limit - 1
+    padded = F.pad(squared, (0, 0, reach, reach), value=limit * limit)
     best, nearer = squared, torch.empty_like(squared)
-    for offset in range(1, limit + 1):
-        torch.minimum(padded[..., limit - offset:limit - offset + height, :],
-                      padded[..., limit + offset:limit + offset + height, :], out=nearer)
+    for offset in range(1, reach + 1):
+        torch.minimum(padded[..., reach - offset:reach - offset + height, :],
+                      padded[..., reach + offset:reach + offset + height, :], out=nearer)
         torch.minimum(best, nearer.add_(offset * offset), out=best)
     return best.to(torch.float32).sqrt_().clamp_(max=float(limit))
 
@@ -215,14 +263,16 @@ def equalize_hist(levels: torch.Tensor) -> torch.Tensor:
     Shape: (B, 1, H, W) -> (B, 1, H, W), float levels. Deterministic.
     """
     batch = levels.shape[0]
-    flat = levels.reshape(batch, -1).long()
-    counts = torch.zeros(batch, 256, dtype=torch.float64, device=levels.device)
-    counts.scatter_add_(1, flat, torch.ones_like(flat, dtype=torch.float64))
-    total = flat.shape[1]
+    # Level + 256 * image, in int32: one bincount and one lookup for the whole batch (on the CPU
+    # ~4x faster than int64 indices with scatter_add and a float64 gather).
+    index = levels.reshape(batch, -1).to(torch.int32, copy=True)
+    index += torch.arange(0, 256 * batch, 256, dtype=torch.int32, device=levels.device)[:, None]
+    counts = torch.bincount(index.view(-1), minlength=256 * batch).view(batch, 256).to(torch.float64)
+    total = index.shape[1]
     lowest = (counts > 0).to(torch.uint8).argmax(dim=1, keepdim=True)
     lowest_count = counts.gather(1, lowest)
     spread = (total - lowest_count).clamp(min=1)
     table = torch.round((counts.cumsum(dim=1) - lowest_count) * (255.0 / spread)).clamp(0, 255)
     single_level = lowest_count == total
     table = torch.where(single_level, torch.arange(256, device=levels.device, dtype=torch.float64), table)
-    return table.gather(1, flat).to(levels.dtype).reshape(levels.shape)
+    return table.to(levels.dtype).view(-1).index_select(0, index.view(-1)).view(levels.shape)

@@ -37,7 +37,7 @@ import torch
 
 from ._common import quantize_uint8
 from ._imagemagick import directional_motion_blur
-from ._opencv import correlate2d_reflect101, gaussian_blur_reflect101
+from ._opencv import correlate2d_reflect101_by_spectrum, correlation_spectrum, gaussian_blur_reflect101
 from ._registry import Draws, Params, register_corruption
 from ._scipy import centred_clipped_zoom, clipped_zoom_geometry, gaussian_blur_nearest, numpy_arange
 
@@ -97,8 +97,18 @@ def defocus_blur(images: torch.Tensor, draws: Draws, *, radius: float, alias_blu
     reflect-101 border).
     Shape: (B, C, H, W) -> (B, C, H, W). Deterministic.
     """
-    kernel = defocus_disk_kernel(float(radius), float(alias_blur))
-    return correlate2d_reflect101(images, kernel).clamp_(0, 1)
+    ksize, spectrum = _defocus_filter(float(radius), float(alias_blur), *images.shape[-2:], images.dtype,
+                                      images.device)
+    return correlate2d_reflect101_by_spectrum(images, ksize, spectrum).clamp_(0, 1)
+
+
+@functools.lru_cache(maxsize=10)  # five severities at two image sizes
+def _defocus_filter(radius: float, alias_blur: float, height: int, width: int, dtype: torch.dtype,
+                    device: torch.device) -> tuple[int, torch.Tensor]:
+    """The disk kernel's size and ``correlation_spectrum`` for H x W images, made once per severity
+    and size (the spectrum is shared: read only)."""
+    kernel = defocus_disk_kernel(radius, alias_blur)
+    return kernel.shape[-1], correlation_spectrum(kernel, height, width, dtype, device)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from corrupter import ops
 from corrupter.io.assets import load_assets
 from corrupter.ops import weather
 from corrupter.ops._common import plasma_draw_count
-from corrupter.ops._opencv import equalize_hist, truncated_distance
+from corrupter.ops._opencv import canny_edges, equalize_hist, truncated_distance
 from corrupter.ops._scipy import clipped_zoom_geometry, zoom_crop
 from corrupter.seeding import make_generator
 from tests.reference_stats import (
@@ -257,6 +257,73 @@ def test_equalize_hist_follows_opencv_table():
     assert equalize_hist(levels).flatten().tolist() == expected
     flat = torch.full((1, 1, 2, 2), 9.0)
     assert torch.equal(equalize_hist(flat), flat)  # a single level is left as it is
+
+
+def test_equalize_hist_takes_one_histogram_per_image():
+    """A batch is equalised image by image (one bincount over the batch, offset per image)."""
+    rng = np.random.RandomState(1)
+    batch = torch.from_numpy(np.stack([rng.randint(0, 21, (1, 30, 40)), rng.randint(100, 256, (1, 30, 40)),
+                                       np.full((1, 30, 40), 7), rng.randint(0, 2, (1, 30, 40)) * 255])).float()
+    together = equalize_hist(batch)
+    for i in range(len(batch)):
+        assert torch.equal(together[i:i + 1], equalize_hist(batch[i:i + 1]))
+
+
+def opencv_canny(image: np.ndarray, low: int, high: int) -> np.ndarray:
+    """OpenCV 4's Canny (aperture 3, L1 gradient) as its integer source code states it, for checking
+    ``canny_edges``: replicated border for Sobel, magnitude 0 outside the image, the direction tests
+    in 15-bit fixed point (tan 22.5 = 13573 / 2^15), hysteresis as a flood fill from pixels above
+    ``high`` through 8-connected candidates."""
+    height, width = image.shape
+    padded = np.pad(image.astype(np.int64), 1, mode="edge")
+    dx = (padded[:-2, 2:] + 2 * padded[1:-1, 2:] + padded[2:, 2:]) - (
+        padded[:-2, :-2] + 2 * padded[1:-1, :-2] + padded[2:, :-2])
+    dy = (padded[2:, :-2] + 2 * padded[2:, 1:-1] + padded[2:, 2:]) - (
+        padded[:-2, :-2] + 2 * padded[:-2, 1:-1] + padded[:-2, 2:])
+    magnitude = np.abs(dx) + np.abs(dy)
+    outside_zero = np.pad(magnitude, 1)
+
+    def neighbour(oy: int, ox: int) -> np.ndarray:
+        return outside_zero[1 + oy:1 + oy + height, 1 + ox:1 + ox + width]
+
+    x, y = np.abs(dx), np.abs(dy) << 15
+    tg22x = x * 13573
+    tg67x = tg22x + (x << 16)
+    same_sign = (dx ^ dy) >= 0
+    keep = np.where(y < tg22x, (magnitude > neighbour(0, -1)) & (magnitude >= neighbour(0, 1)),
+                    np.where(y > tg67x, (magnitude > neighbour(-1, 0)) & (magnitude >= neighbour(1, 0)),
+                             np.where(same_sign, (magnitude > neighbour(-1, -1)) & (magnitude > neighbour(1, 1)),
+                                      (magnitude > neighbour(-1, 1)) & (magnitude > neighbour(1, -1)))))
+    candidates = keep & (magnitude > low)
+    edges = np.zeros_like(candidates)
+    stack = list(zip(*np.nonzero(candidates & (magnitude > high))))
+    while stack:
+        i, j = stack.pop()
+        if edges[i, j]:
+            continue
+        edges[i, j] = True
+        for a in range(max(i - 1, 0), min(i + 2, height)):
+            for b in range(max(j - 1, 0), min(j + 2, width)):
+                if candidates[a, b] and not edges[a, b]:
+                    stack.append((a, b))
+    return edges
+
+
+@pytest.mark.parametrize("height, width, low, high", [(48, 64, 50, 150), (37, 23, 10, 20), (64, 48, 0, 300)])
+def test_canny_edges_follow_opencv(height, width, low, high):
+    """Every pixel of cv2.Canny on noise, blocky drops (spatter's liquid layer: 0 or 176-255),
+    smooth ramps (long hysteresis chains, direction ties) and flat images."""
+    rng = np.random.RandomState(height)
+    smooth = np.cumsum(np.cumsum(rng.randint(-2, 3, (height, width)), axis=0), axis=1)
+    images = np.stack([
+        rng.randint(0, 256, (height, width)),
+        (rng.random_sample((height, width)) > 0.7) * rng.randint(176, 256, (height, width)),
+        np.clip(smooth - smooth.min(), 0, 255),
+        np.full((height, width), 9),
+    ])
+    ours = canny_edges(torch.from_numpy(images).float()[:, None], low, high)[:, 0].numpy()
+    for image, edges in zip(images, ours):
+        np.testing.assert_array_equal(edges, opencv_canny(image, low, high))
 
 
 def test_snow_base_whitens_with_opencv_grey_weights():
