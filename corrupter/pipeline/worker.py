@@ -197,8 +197,8 @@ class ShardWorker:
                 for call in calls:
                     members = [outputs[i] for i in call]
                     shared = self._corrupt_levels(groups, members) if len(members) > 1 else [None]
-                    for out, pixels in zip(members, shared, strict=True):
-                        self._corrupt_window(window, groups, out, unit, pixels)
+                    for out, encoded in zip(members, shared, strict=True):
+                        self._corrupt_window(window, groups, out, unit, encoded)
                 report.images += len(window) * len(outputs)
                 release_free_heap()
             stream.drain()
@@ -274,11 +274,12 @@ class ShardWorker:
         return _Input(key, parsed.label, parsed.key, pixels)
 
     def _corrupt_window(self, window: list[_Input], groups: list[_Group], out: _Output, unit: WorkUnit,
-                        corrupted: list[torch.Tensor] | None = None) -> None:
+                        encoded_groups: list[list[bytes]] | None = None) -> None:
         """One variant of a window: each shape group through the kernel, then written in input order.
 
-        ``corrupted``: the variant's uint8 outputs per group when a multi-level call made them
-        (``_corrupt_levels``; deterministic ops only, so nothing was drawn); None: the kernel runs here.
+        ``encoded_groups``: the variant's encoded outputs per group when a multi-level call made
+        them (``_corrupt_levels``; deterministic ops only, so nothing was drawn); None: the kernel
+        runs here.
         """
         variant = out.shard.variant
         spec = ops.get_corruption(variant.corruption)
@@ -288,12 +289,12 @@ class ShardWorker:
         encoded: list[bytes] = [b""] * len(window)
         sampled: list[dict[str, Any]] = [{}] * len(window)
         for g, group in enumerate(groups):
-            if corrupted is None:
+            if encoded_groups is None:
                 pixels, drawn = self._corrupt(group, spec, params, [seeds[i] for i in group.indices])
+                datas = self._encode(pixels)
             else:
-                pixels, drawn = corrupted[g], [{}] * len(group.indices)
-            for i, data, draws in zip(group.indices, encode_images(pixels, fmt, self.config.output.jpeg_quality,
-                                                                  self.jpeg_encoder), drawn):
+                datas, drawn = encoded_groups[g], [{}] * len(group.indices)
+            for i, data, draws in zip(group.indices, datas, drawn, strict=True):
                 encoded[i], sampled[i] = data, draws
         for i, sample in enumerate(window):
             meta = {
@@ -336,24 +337,29 @@ class ShardWorker:
             sampled += [ops.recordable_draws(draws, i) for i in range(len(part))]
         return torch.cat(pixels), sampled
 
-    def _corrupt_levels(self, groups: list[_Group], members: list[_Output]) -> list[list[torch.Tensor]]:
+    def _corrupt_levels(self, groups: list[_Group], members: list[_Output]) -> list[list[list[bytes]]]:
         """Several variants of one deterministic op in one kernel call per chunk (``ops.apply_batch_levels``):
-        for each variant, its uint8 outputs per group, the bytes ``_corrupt`` gives it alone (the
-        kernel's contract, tests/ops/test_contract.py; chunks as in ``_corrupt``)."""
+        for each variant, its encoded outputs per group, the bytes ``_corrupt`` and ``_encode`` give
+        it alone (the kernel's contract, tests/ops/test_contract.py; chunks as in ``_corrupt``).
+        Each chunk's outputs are encoded at once, so the call holds compressed images, not the
+        window's pixels of every level."""
         spec = ops.get_corruption(members[0].shard.variant.corruption)
         params_list = [out.shard.variant.param_dict for out in members]
-        per_variant: list[list[torch.Tensor]] = [[] for _ in members]
+        per_variant: list[list[list[bytes]]] = [[] for _ in members]
         for group in groups:
             images = group.images()
             chunk = CPU_KERNEL_BATCH if self.device.type == "cpu" else len(images)
-            parts: list[list[torch.Tensor]] = [[] for _ in members]
+            parts: list[list[bytes]] = [[] for _ in members]
             for first in range(0, len(images), chunk):
                 outputs = ops.apply_batch_levels(spec, images[first:first + chunk], params_list)
                 for part, output in zip(parts, outputs, strict=True):
-                    part.append(ops.quantize_uint8(output))
-            for pixels, part in zip(per_variant, parts, strict=True):
-                pixels.append(torch.cat(part))
+                    part.extend(self._encode(ops.quantize_uint8(output)))
+            for encoded, part in zip(per_variant, parts, strict=True):
+                encoded.append(part)
         return per_variant
+
+    def _encode(self, pixels: torch.Tensor) -> list[bytes]:
+        return encode_images(pixels, self.config.output.format, self.config.output.jpeg_quality, self.jpeg_encoder)
 
     def _assets_for(self, spec: ops.CorruptionSpec) -> dict[str, Any]:
         missing = [a for a in spec.assets if a not in self._assets]
