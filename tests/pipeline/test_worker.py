@@ -166,6 +166,27 @@ def test_resume_refuses_a_shard_changed_behind_its_receipt_and_redoes_a_missing_
         completed_receipts(release, units)
 
 
+def test_a_release_begun_with_other_units_resumes_to_the_same_shards(tmp_path):
+    """run.variants_per_unit is not part of a release's identity: a release begun with one unit per
+    variant finishes with one unit for all three (the done shard is republished only because its
+    bytes agree) and holds what a run with the new units alone writes."""
+    from corrupter.io.storage import LocalStorage
+    from corrupter.release.lifecycle import completed_receipts
+
+    sample = REPO / "data" / "sample" / "val-000000.tar"
+    begun = make_config([sample], tmp_path / "resumed", variants_per_unit=1)
+    ShardWorker(begun).run(plan_units(begun)[0])  # the first of three units, then the job stops
+    resumed = make_config([sample], tmp_path / "resumed", variants_per_unit=3)
+    [unit] = plan_units(resumed)
+    paths = {o.path for o in unit.outputs}
+    release = LocalStorage(tmp_path / "resumed" / "t" / "1.0.0")
+    assert len(completed_receipts(release, paths)) == 1  # not all of the unit's shards: it runs again
+    receipts = ShardWorker(resumed).run(unit).receipts
+    alone = make_config([sample], tmp_path / "alone", variants_per_unit=3)
+    assert shard_members(tmp_path / "resumed", receipts) == shard_members(tmp_path / "alone", run_all(alone))
+    assert len(completed_receipts(release, paths)) == 3
+
+
 def test_an_input_that_changed_between_run_and_resume_is_refused():
     from corrupter.release.manifest import build_manifest
     from corrupter.release.receipts import Receipt
