@@ -7,7 +7,9 @@ reference (skimage's float64 HSV conversion; Pillow's BOX resampling and libjpeg
 on the CPU and reproduced in torch or torchvision for other devices, see ``_pillow``), and the
 output is the reference's truncated 8-bit level divided by 255. Each is written as a kernel on
 uint8 levels (``*_levels``, registered as the op's ``apply_uint8``: the worker's route, with no
-float conversion on either side) and the float form around it (``_from_levels``). On 8-bit inputs
+float conversion on either side) and the float form around it (``_from_levels``); brightness and
+saturate also have a multi-level kernel on uint8 levels (``*_multi_level``, registered as the op's
+``apply_levels``), which computes the HSV planes their levels share once. On 8-bit inputs
 they reproduce the reference byte for byte at 224x224 (tests/ops/test_digital.py), and pixelate
 and jpeg_compression match Pillow at any size.
 
