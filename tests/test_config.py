@@ -26,14 +26,14 @@ def test_imagenet_c_config_is_the_reference_recipe():
     assert variants[0].corruption == "clean"
     assert (config.preprocess.resize, config.preprocess.crop) == (256, 224)
     assert (config.output.format, config.output.jpeg_quality, config.output.jpeg_encoder) == ("jpg", 85, "pillow")
-    # No unit splits the levels of an op with a multi-level kernel (zoom_blur): they share their
-    # work only within one unit.
+    # No unit splits the levels of an op with a multi-level kernel (zoom_blur, brightness,
+    # saturate): they share their work only within one unit.
     unit_of: dict[tuple[str, str], set[str]] = {}
     for unit in plan_units(config):
         for output in unit.outputs:
             if get_corruption(output.variant.corruption).apply_levels is not None:
                 unit_of.setdefault((unit.source, output.variant.corruption), set()).add(unit.unit_id)
-    assert {corruption for _, corruption in unit_of} == {"zoom_blur"}
+    assert {corruption for _, corruption in unit_of} == {"zoom_blur", "brightness", "saturate"}
     assert {corruption: len(ids) for corruption, ids in unit_of.items() if len(ids) > 1} == {}
 
 

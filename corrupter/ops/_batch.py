@@ -49,16 +49,24 @@ def apply_batch_uint8(spec: CorruptionSpec, levels: torch.Tensor, params: Mappin
 
 def apply_batch_levels(spec: CorruptionSpec, images: torch.Tensor,
                        params_list: Sequence[Mapping[str, Any]]) -> list[torch.Tensor]:
-    """Several levels of a deterministic op on the same float (B, C, H, W) images, in one kernel call.
+    """Several levels of a deterministic op on the same (B, C, H, W) input, in one kernel call.
 
-    Output i is ``apply_batch(spec, images, params_list[i])[0]`` bit for bit, through the op's
-    multi-level kernel (``spec.apply_levels``), which computes the work its levels share once.
-    Raises ValueError for an op without one.
+    On the route of the op's per-level kernel (see ``spec.apply_levels``): for an op with an 8-bit
+    kernel, uint8 levels in and out, output i being ``apply_batch_uint8(spec, levels,
+    params_list[i])[0]``; otherwise float images in [0, 1] in and out, output i being
+    ``apply_batch(spec, images, params_list[i])[0]``; bit for bit, through the op's multi-level
+    kernel, which computes the work its levels share once. Raises ValueError for an op without one,
+    TypeError for input of the other route's dtype.
     """
     if spec.apply_levels is None:
         raise ValueError(f"{spec.name} has no multi-level kernel; use apply_batch per level")
     if images.ndim != 4 or images.shape[1] != 3:
         raise ValueError(f"expected images of shape (B, 3, H, W), got {tuple(images.shape)}")
+    if spec.apply_uint8 is not None and images.dtype != torch.uint8:
+        raise TypeError(f"{spec.name}: the multi-level kernel runs on the 8-bit route and takes uint8 "
+                        f"levels, got {images.dtype}")
+    if spec.apply_uint8 is None and not images.is_floating_point():
+        raise TypeError(f"{spec.name}: the multi-level kernel takes float images in [0, 1], got {images.dtype}")
     if images.shape[0] == 0 or not params_list:
         return [images.clone() for _ in params_list]
     outputs = spec.apply_levels(images, [dict(p) for p in params_list])

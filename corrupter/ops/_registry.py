@@ -53,11 +53,15 @@ class CorruptionSpec:
         apply_levels: for deterministic ops (no ``sample``, no ``assets``) whose levels share
             work: several levels of the op on the same images in one call,
             ``apply_levels(images, params_list) -> list[images]``, one output per entry of
-            ``params_list`` (levels or explicit parameters, in any order, repeats allowed).
-            Element i must be exactly ``apply(images, {}, **params_list[i])``, bit for bit
-            (tests/ops/test_contract.py); a worker holding several variants of the op calls it
-            once per chunk (``ops.apply_batch_levels``; zoom_blur computes each zoom its levels
-            share once). None: one ``apply`` call per level.
+            ``params_list`` (levels or explicit parameters, in any order, repeats allowed). It is
+            the multi-level form of the kernel a worker calls per level, so it runs on that
+            kernel's route: for an op with ``apply_uint8``, uint8 levels in and out, and element
+            i must be exactly ``apply_uint8(levels, {}, **params_list[i])``; otherwise float
+            images in and out, and element i must be exactly ``apply(images, {}, **params_list[i])``;
+            bit for bit either way (tests/ops/test_contract.py). A worker holding several variants
+            of the op calls it once per chunk (``ops.apply_batch_levels``; zoom_blur computes each
+            zoom its levels share once, brightness and saturate the HSV planes their levels
+            share). None: one kernel call per level.
     """
 
     name: str

@@ -7,7 +7,9 @@ reference (skimage's float64 HSV conversion; Pillow's BOX resampling and libjpeg
 on the CPU and reproduced in torch or torchvision for other devices, see ``_pillow``), and the
 output is the reference's truncated 8-bit level divided by 255. Each is written as a kernel on
 uint8 levels (``*_levels``, registered as the op's ``apply_uint8``: the worker's route, with no
-float conversion on either side) and the float form around it (``_from_levels``). On 8-bit inputs
+float conversion on either side) and the float form around it (``_from_levels``); brightness and
+saturate also have a multi-level kernel on uint8 levels (``*_multi_level``, registered as the op's
+``apply_levels``), which computes the HSV planes their levels share once. On 8-bit inputs
 they reproduce the reference byte for byte at 224x224 (tests/ops/test_digital.py), and pixelate
 and jpeg_compression match Pillow at any size.
 
@@ -35,7 +37,7 @@ from ._pillow import (
     jpeg_round_trip_with_pillow,
     jpeg_round_trip_with_torchvision,
 )
-from ._registry import Draws, register_corruption
+from ._registry import Draws, Params, register_corruption
 
 CONTRAST_SEVERITIES = tuple({"factor": c} for c in (0.4, 0.3, 0.2, 0.1, 0.05))
 
@@ -166,21 +168,13 @@ def _from_levels(kernel: Callable[..., torch.Tensor], images: torch.Tensor, draw
     return levels.to(device=images.device, dtype=images.dtype, memory_format=torch.contiguous_format).div_(255)
 
 
-def edit_in_hsv(levels: torch.Tensor, edit: Callable[[torch.Tensor, torch.Tensor], object]) -> torch.Tensor:
-    """``hsv_to_rgb_levels`` of ``rgb_to_hsv(levels)`` after ``edit(saturation, value)`` (in place),
-    the same bytes for every colour in a third fewer float64 passes.
-
-    The float64 operations are theirs, in the same order, rearranged only where the result is the
-    same double: in place into three reused planes (fresh planes cost as much as the arithmetic);
-    v - b and 1 - x as one subtraction, not a negation and an addition; and only one of q, t, the
-    one the pixel's sector uses (q in odd sectors, t in even ones): v * (1 - g * s) with g = f or
-    |f - 1|, which is the rounded 1 - f. Identical to the composition on all 2^24 colours at every
-    severity of brightness and saturate (``python bench/fidelity_checks.py hsv-cube``, against
-    scikit-image itself; tests/ops/test_digital.py samples it).
-    Shape: uint8 (B, 3, H, W) -> uint8 (B, 3, H, W).
-    """
+def _shared_hsv_planes(levels: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """What ``edit_in_hsv`` computes before the edit, none of which an edit of s or v changes:
+    (saturation, value, g, sector, spare), float64 (B, H, W) planes but the uint8 sector; spare is
+    a free float64 plane. g is f or |f - 1| (the rounded 1 - f), the factor of q or t that the
+    pixel's sector uses (see ``edit_in_hsv``)."""
     if levels.dtype != torch.uint8:
-        raise TypeError(f"edit_in_hsv takes 8-bit levels (uint8), got {levels.dtype}")
+        raise TypeError(f"the HSV edits take 8-bit levels (uint8), got {levels.dtype}")
     top, bottom, first, second, offset, negative = _hue_branches(levels)
     value = _level_to_float(top)
     bottom_float = _level_to_float(bottom)
@@ -194,22 +188,55 @@ def edit_in_hsv(levels: torch.Tensor, edit: Callable[[torch.Tensor, torch.Tensor
     sector = torch.floor(hue6, out=spare)
     fraction = hue6.sub_(sector)
     sector = truncate_to_uint8(sector)
-    edit(saturation, value)
-    one = torch.ones((), dtype=torch.float64, device=levels.device)
     g = fraction.sub_(spare.copy_((sector & 1) ^ 1)).abs_()
-    m8 = truncate_to_uint8(torch.sub(one, g.mul_(saturation), out=g).mul_(value).mul_(255))
-    v8 = truncate_to_uint8(torch.mul(value, 255, out=spare))
-    p8 = truncate_to_uint8(torch.sub(one, saturation, out=saturation).mul_(value).mul_(255))
-    # hsv_to_rgb_levels's choice by sector, with m for q and t: (v, m, p), (m, v, p), (p, v, m),
-    # (p, m, v), (m, p, v), (v, p, m); sector 6 wraps to 0.
+    return saturation, value, g, sector, spare
+
+
+def _sector_masks(sector: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """The 0xFF masks ``_choose_by_sector`` takes, by channel: which of v, m, p each channel is.
+
+    hsv_to_rgb_levels's choice by sector, with m for q and t: (v, m, p), (m, v, p), (p, v, m),
+    (p, m, v), (m, p, v), (v, p, m); sector 6 wraps to 0. Against a tensor of k: torch's uint8
+    comparison with a Python scalar is not vectorised (10x slower).
+    """
     m0, m1, m2, m3, m4, m5, m6 = ((sector == torch.full_like(sector, k)).view(torch.uint8).neg_()
                                   for k in range(7))
     m0 |= m6
+    return (m0 | m5, m1 | m4, m2 | m3,  # red: v, m, p
+            m1 | m2, m0 | m3, m4 | m5,  # green
+            m3 | m4, m2 | m5, m0 | m1)  # blue
+
+
+def _choose_by_sector(v8: torch.Tensor, m8: torch.Tensor, p8: torch.Tensor,
+                      masks: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """uint8 (B, 3, H, W) of each channel's level among v8, m8, p8 (B, H, W), by ``_sector_masks``."""
     out = v8.new_empty((v8.shape[0], 3, *v8.shape[1:]))
-    torch.bitwise_or((v8 & (m0 | m5)) | (m8 & (m1 | m4)), p8 & (m2 | m3), out=out[:, 0])
-    torch.bitwise_or((m8 & (m0 | m3)) | (v8 & (m1 | m2)), p8 & (m4 | m5), out=out[:, 1])
-    torch.bitwise_or((p8 & (m0 | m1)) | (m8 & (m2 | m5)), v8 & (m3 | m4), out=out[:, 2])
+    for channel in range(3):
+        for_v, for_m, for_p = masks[3 * channel:3 * channel + 3]
+        torch.bitwise_or((v8 & for_v) | (m8 & for_m), p8 & for_p, out=out[:, channel])
     return out
+
+
+def edit_in_hsv(levels: torch.Tensor, edit: Callable[[torch.Tensor, torch.Tensor], object]) -> torch.Tensor:
+    """``hsv_to_rgb_levels`` of ``rgb_to_hsv(levels)`` after ``edit(saturation, value)`` (in place),
+    the same bytes for every colour in a third fewer float64 passes.
+
+    The float64 operations are theirs, in the same order, rearranged only where the result is the
+    same double: in place into three reused planes (fresh planes cost as much as the arithmetic);
+    v - b and 1 - x as one subtraction, not a negation and an addition; and only one of q, t, the
+    one the pixel's sector uses (q in odd sectors, t in even ones): v * (1 - g * s) with g = f or
+    |f - 1|, which is the rounded 1 - f. Identical to the composition on all 2^24 colours at every
+    severity of brightness and saturate (``python bench/fidelity_checks.py hsv-cube``, against
+    scikit-image itself; tests/ops/test_digital.py samples it).
+    Shape: uint8 (B, 3, H, W) -> uint8 (B, 3, H, W).
+    """
+    saturation, value, g, sector, spare = _shared_hsv_planes(levels)
+    edit(saturation, value)
+    one = torch.ones((), dtype=torch.float64, device=levels.device)
+    m8 = truncate_to_uint8(torch.sub(one, g.mul_(saturation), out=g).mul_(value).mul_(255))
+    v8 = truncate_to_uint8(torch.mul(value, 255, out=spare))
+    p8 = truncate_to_uint8(torch.sub(one, saturation, out=saturation).mul_(value).mul_(255))
+    return _choose_by_sector(v8, m8, p8, _sector_masks(sector))
 
 
 def brightness_levels(levels: torch.Tensor, draws: Draws, *, shift: float) -> torch.Tensor:
@@ -217,8 +244,33 @@ def brightness_levels(levels: torch.Tensor, draws: Draws, *, shift: float) -> to
     return edit_in_hsv(levels, lambda saturation, value: value.add_(float(shift)).clamp_(0, 1))
 
 
+def brightness_multi_level(levels: torch.Tensor, params_list: list[Params]) -> list[torch.Tensor]:
+    """brightness at several levels on the same uint8 levels (CorruptionSpec.apply_levels): output
+    i is ``brightness_levels(levels, {}, **params_list[i])``, bit for bit.
+
+    Only v is edited, so everything before the edit (``_shared_hsv_planes``), the sector masks and
+    the factors 1 - g * s and 1 - s are computed once; per level, ``edit_in_hsv``'s operations on
+    the edited v, in its order, into two reused planes (the shared ones are never written).
+    """
+    saturation, value, g, sector, edited = _shared_hsv_planes(levels)
+    masks = _sector_masks(sector)
+    one = torch.ones((), dtype=torch.float64, device=levels.device)
+    for_m = torch.sub(one, g.mul_(saturation), out=g)
+    for_p = torch.sub(one, saturation, out=saturation)
+    work = torch.empty_like(value)
+    outputs = []
+    for params in params_list:
+        shifted = torch.add(value, float(params["shift"]), out=edited).clamp_(0, 1)
+        m8 = truncate_to_uint8(torch.mul(for_m, shifted, out=work).mul_(255))
+        v8 = truncate_to_uint8(torch.mul(shifted, 255, out=work))
+        p8 = truncate_to_uint8(torch.mul(for_p, shifted, out=work).mul_(255))
+        outputs.append(_choose_by_sector(v8, m8, p8, masks))
+    return outputs
+
+
 @register_corruption("brightness", family="digital", levels=BRIGHTNESS_SEVERITIES, tags=("imagenet-c",),
-                     reference=f"{_REFERENCE} brightness", apply_uint8=brightness_levels)
+                     reference=f"{_REFERENCE} brightness", apply_uint8=brightness_levels,
+                     apply_levels=brightness_multi_level)
 def brightness(images: torch.Tensor, draws: Draws, *, shift: float) -> torch.Tensor:
     """Brighten in HSV space: V <- clip(V + shift, 0, 1), hue and saturation kept.
 
@@ -233,9 +285,32 @@ def saturate_levels(levels: torch.Tensor, draws: Draws, *, scale: float, shift: 
                        saturation.mul_(float(scale)).add_(float(shift)).clamp_(0, 1))
 
 
+def saturate_multi_level(levels: torch.Tensor, params_list: list[Params]) -> list[torch.Tensor]:
+    """saturate at several levels on the same uint8 levels (CorruptionSpec.apply_levels): output
+    i is ``saturate_levels(levels, {}, **params_list[i])``, bit for bit.
+
+    Only s is edited, so everything before the edit (``_shared_hsv_planes``), the sector masks and
+    v's level are computed once; per level, ``edit_in_hsv``'s operations on the edited s, in its
+    order, into two reused planes (the shared ones are never written).
+    """
+    saturation, value, g, sector, edited = _shared_hsv_planes(levels)
+    masks = _sector_masks(sector)
+    one = torch.ones((), dtype=torch.float64, device=levels.device)
+    v8 = truncate_to_uint8(torch.mul(value, 255))
+    work = torch.empty_like(value)
+    outputs = []
+    for params in params_list:
+        scaled = torch.mul(saturation, float(params["scale"]), out=edited)
+        scaled = scaled.add_(float(params["shift"])).clamp_(0, 1)
+        m8 = truncate_to_uint8(torch.sub(one, torch.mul(g, scaled, out=work), out=work).mul_(value).mul_(255))
+        p8 = truncate_to_uint8(torch.sub(one, scaled, out=work).mul_(value).mul_(255))
+        outputs.append(_choose_by_sector(v8, m8, p8, masks))
+    return outputs
+
+
 @register_corruption("saturate", family="digital", levels=SATURATE_SEVERITIES, tags=("imagenet-c-extra",),
                      distortion_order=(3, 1, 4, 2, 5), reference=f"{_REFERENCE} saturate",
-                     apply_uint8=saturate_levels)
+                     apply_uint8=saturate_levels, apply_levels=saturate_multi_level)
 def saturate(images: torch.Tensor, draws: Draws, *, scale: float, shift: float) -> torch.Tensor:
     """Rescale HSV saturation: S <- clip(S * scale + shift, 0, 1); desaturates for scale < 1.
 

@@ -46,8 +46,9 @@ from .plan import OutputShard, Variant, WorkUnit
 log = logging.getLogger(__name__)
 
 CPU_KERNEL_BATCH = 4  # samples per kernel call on the CPU (see ShardWorker._corrupt)
-# Variants of one op per multi-level kernel call (spec.apply_levels): each holds a sum per chunk and
-# its window's outputs until they are written, so a unit of a long sweep of one op stays bounded.
+# Variants of one op per multi-level kernel call (spec.apply_levels): each holds an output (and for
+# zoom_blur a running sum) per chunk and its window's encoded outputs until they are written, so a
+# unit of a long sweep of one op stays bounded.
 LEVELS_PER_CALL = 8
 
 
@@ -65,8 +66,9 @@ def pick_jpeg_encoder(requested: str, device: torch.device) -> str:
 def kernel_calls(variants: Sequence[Variant]) -> list[list[int]]:
     """The unit's variants (by index) grouped into kernel calls, in order of first appearance.
 
-    Variants of an op with a multi-level kernel (``CorruptionSpec.apply_levels``: zoom_blur) go
-    together, LEVELS_PER_CALL at most, wherever they stand in the unit; every other variant alone.
+    Variants of an op with a multi-level kernel (``CorruptionSpec.apply_levels``: zoom_blur,
+    brightness, saturate) go together, LEVELS_PER_CALL at most, wherever they stand in the unit;
+    every other variant alone.
     No byte depends on the grouping (each variant has its own output shard, and the kernel gives
     every level exactly what a call of its own would).
     """
@@ -340,20 +342,21 @@ class ShardWorker:
     def _corrupt_levels(self, groups: list[_Group], members: list[_Output]) -> list[list[list[bytes]]]:
         """Several variants of one deterministic op in one kernel call per chunk (``ops.apply_batch_levels``):
         for each variant, its encoded outputs per group, the bytes ``_corrupt`` and ``_encode`` give
-        it alone (the kernel's contract, tests/ops/test_contract.py; chunks as in ``_corrupt``).
-        Each chunk's outputs are encoded at once, so the call holds compressed images, not the
-        window's pixels of every level."""
+        it alone (the kernel's contract, tests/ops/test_contract.py; chunks, and the 8-bit route
+        for ops with an 8-bit kernel, as in ``_corrupt``). Each chunk's outputs are encoded at
+        once, so the call holds compressed images, not the window's pixels of every level."""
         spec = ops.get_corruption(members[0].shard.variant.corruption)
         params_list = [out.shard.variant.param_dict for out in members]
+        eight_bit = spec.apply_uint8 is not None
         per_variant: list[list[list[bytes]]] = [[] for _ in members]
         for group in groups:
-            images = group.images()
-            chunk = CPU_KERNEL_BATCH if self.device.type == "cpu" else len(images)
+            inputs = group.levels if eight_bit else group.images()
+            chunk = CPU_KERNEL_BATCH if self.device.type == "cpu" else len(inputs)
             parts: list[list[bytes]] = [[] for _ in members]
-            for first in range(0, len(images), chunk):
-                outputs = ops.apply_batch_levels(spec, images[first:first + chunk], params_list)
+            for first in range(0, len(inputs), chunk):
+                outputs = ops.apply_batch_levels(spec, inputs[first:first + chunk], params_list)
                 for part, output in zip(parts, outputs, strict=True):
-                    part.extend(self._encode(ops.quantize_uint8(output)))
+                    part.extend(self._encode(output if eight_bit else ops.quantize_uint8(output)))
             for encoded, part in zip(per_variant, parts, strict=True):
                 encoded.append(part)
         return per_variant

@@ -171,18 +171,23 @@ def test_the_8_bit_route_refuses_float_input_and_ops_without_it(three):
 
 # The multi-level route (CorruptionSpec.apply_levels): deterministic ops whose levels share work run
 # several levels in one call, which a worker holding several variants of the op uses. Each output
-# must be the op's own kernel's, bit for bit, whichever levels are asked for together.
+# must be the op's own kernel's, bit for bit, whichever levels are asked for together: on the 8-bit
+# route (uint8 in and out) for ops with an 8-bit kernel, the one the worker calls per level.
 LEVELS_NAMES = [name for name in NAMES if ops.get_corruption(name).apply_levels is not None]
 # Explicit parameters per multi-level op, as a config's `params` gives them: unsorted and repeated
 # values, lists that share some values with the table's and not others.
 EXPLICIT_LEVELS = {
     "zoom_blur": [{"factors": [1.0, 1.07, 1.03, 1.07, 1.3]}, {"factors": [1.15, 1.16]},
                   {"factors": [1.03, 1.0, 1.0, 1.2, 1.11]}, {"factors": [1.05]}],
+    # Darkening, no change and saturation of every pixel; scales that mute, keep and overshoot.
+    "brightness": [{"shift": 0.25}, {"shift": -0.3}, {"shift": 0.0}, {"shift": 1.0}],
+    "saturate": [{"scale": 0.5, "shift": 0.05}, {"scale": 1.0, "shift": 0.0}, {"scale": 3.0, "shift": -0.2},
+                 {"scale": 0.0, "shift": 1.0}],
 }
 
 
 def test_the_multi_level_ops():
-    assert "zoom_blur" in LEVELS_NAMES
+    assert {"zoom_blur", "brightness", "saturate"} <= set(LEVELS_NAMES)
     assert set(EXPLICIT_LEVELS) == set(LEVELS_NAMES), "give each multi-level op explicit parameters here"
     assert not any(ops.get_corruption(name).stochastic or ops.get_corruption(name).assets for name in LEVELS_NAMES)
 
@@ -197,15 +202,20 @@ def level_requests(name: str) -> list[list[dict]]:
             [table[0], *explicit, table[-1]]]
 
 
-def level_inputs(three: torch.Tensor) -> list[torch.Tensor]:
-    """Batches of 3 and 1 photos, and random non-square images (channels-last too)."""
+def level_inputs(name: str, three: torch.Tensor) -> list[torch.Tensor]:
+    """Batches of 3 and 1 photos, and random non-square images (channels-last too); for an op with
+    an 8-bit kernel, their uint8 levels (the random ones hold every level)."""
     odd = torch.rand(2, 3, 200, 257, generator=torch.Generator().manual_seed(5))
-    return [three, three[1:2], odd, odd[:1].contiguous(memory_format=torch.channels_last)]
+    inputs = [three, three[1:2], odd, odd[:1].contiguous(memory_format=torch.channels_last)]
+    if ops.get_corruption(name).apply_uint8 is not None:
+        return [ops.quantize_uint8(images) for images in inputs]
+    return inputs
 
 
 def assert_levels_equal_alone(spec, images: torch.Tensor, requests: list[list[dict]]) -> None:
     before = images.clone()
     alone = {}
+    per_level = ops.apply_batch_uint8 if spec.apply_uint8 is not None else ops.apply_batch
     for params_list in requests:
         together = ops.apply_batch_levels(spec, images, params_list)
         assert len(together) == len(params_list)
@@ -213,7 +223,7 @@ def assert_levels_equal_alone(spec, images: torch.Tensor, requests: list[list[di
         for i, (params, out) in enumerate(zip(params_list, together, strict=True)):
             key = repr(sorted(params.items()))
             if key not in alone:
-                alone[key] = ops.apply_batch(spec, images, params)[0]
+                alone[key] = per_level(spec, images, params)[0]
             expected = alone[key]
             assert out.shape == expected.shape and out.dtype == expected.dtype
             assert out.is_contiguous() == expected.is_contiguous()
@@ -228,7 +238,7 @@ def test_the_multi_level_kernel_gives_each_levels_own_bits(name, three, device):
     run.threads_per_worker); on two threads, where torch picks other CPU kernels (zoom_blur's
     resize), the table on one photo."""
     spec = ops.get_corruption(name)
-    inputs = [images.to(device) for images in level_inputs(three)]
+    inputs = [images.to(device) for images in level_inputs(name, three)]
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # on a loaded machine two threads can be ten times slower than one
     try:
@@ -245,9 +255,10 @@ def test_the_multi_level_kernel_gives_each_levels_own_bits(name, three, device):
 def test_the_multi_level_route_on_empty_input(name, three):
     spec = ops.get_corruption(name)
     table = [spec.params(level) for level in spec.level_numbers]
-    assert ops.apply_batch_levels(spec, three, []) == []
-    empty = ops.apply_batch_levels(spec, three[:0], table[:2])
-    assert [out.shape for out in empty] == [(0, 3, 224, 224)] * 2
+    images = level_inputs(name, three)[0]
+    assert ops.apply_batch_levels(spec, images, []) == []
+    empty = ops.apply_batch_levels(spec, images[:0], table[:2])
+    assert [(out.shape, out.dtype) for out in empty] == [((0, 3, 224, 224), images.dtype)] * 2
 
 
 def test_the_multi_level_route_refuses_ops_without_it_and_stochastic_ops(three):
@@ -255,6 +266,11 @@ def test_the_multi_level_route_refuses_ops_without_it_and_stochastic_ops(three):
         ops.apply_batch_levels(ops.get_corruption("contrast"), three, [{"factor": 0.5}])
     with pytest.raises(ValueError, match=r"shape \(B, 3, H, W\)"):
         ops.apply_batch_levels(ops.get_corruption("zoom_blur"), three[0], [{"factors": [1.0]}])
+    # Each op's multi-level kernel runs on its per-level route: the other route's dtype is refused.
+    with pytest.raises(TypeError, match="brightness: .*takes uint8 levels, got torch.float32"):
+        ops.apply_batch_levels(ops.get_corruption("brightness"), three, [{"shift": 0.1}])
+    with pytest.raises(TypeError, match="zoom_blur: .*takes float images .*got torch.uint8"):
+        ops.apply_batch_levels(ops.get_corruption("zoom_blur"), ops.quantize_uint8(three), [{"factors": [1.0]}])
     with pytest.raises(ValueError, match="deterministic ops without assets"):
         ops.register_corruption("never_registered", family="noise", levels=({"s": 1},),
                                 sample=lambda g, h, w, **_: {}, apply_levels=lambda x, p: [])

@@ -294,27 +294,61 @@ def test_hsv_round_trip_bit_identical_to_skimage():
         np.testing.assert_array_equal(ours.reshape(3, -1).T.numpy(), reference)
 
 
-def test_edit_in_hsv_is_the_hsv_round_trip_byte_for_byte():
-    """The fused kernel the worker runs gives the bytes of rgb_to_hsv -> edit -> hsv_to_rgb_levels.
-
-    On every colour with two equal channels (greys, ties for the maximum or minimum: where sectors
-    meet) and 2^16 random ones, at every severity (all 2^24 colours: ``python
-    bench/fidelity_checks.py hsv-cube``, identical to scikit-image).
-    """
+def colours_with_ties_and_random() -> torch.Tensor:
+    """Every colour with two equal channels (greys, ties for the maximum or minimum: where sectors
+    meet) and 2^16 random ones, as uint8 (1, 3, 1, N)."""
     a, b = (plane.reshape(-1) for plane in torch.meshgrid(torch.arange(256), torch.arange(256), indexing="ij"))
     ties = [torch.stack(order, 1) for order in ((a, a, b), (a, b, a), (b, a, a))]
     random = torch.randint(0, 256, (1 << 16, 3), generator=torch.Generator().manual_seed(1))
-    levels = torch.cat([*ties, random]).to(torch.uint8).T.reshape(1, 3, 1, -1)
+    return torch.cat([*ties, random]).to(torch.uint8).T.reshape(1, 3, 1, -1)
+
+
+def hsv_round_trip(levels: torch.Tensor, name: str, params: dict) -> torch.Tensor:
+    """rgb_to_hsv -> the op's edit (make_imagenet_c.py's) -> hsv_to_rgb_levels, unfused."""
     hue, saturation, value = digital.rgb_to_hsv(levels)
+    if name == "brightness":
+        return digital.hsv_to_rgb_levels(hue, saturation, (value + params["shift"]).clamp(0, 1))
+    edited = (saturation * params["scale"] + params["shift"]).clamp(0, 1)
+    return digital.hsv_to_rgb_levels(hue, edited, value)
+
+
+def test_edit_in_hsv_is_the_hsv_round_trip_byte_for_byte():
+    """The fused kernel the worker runs gives the bytes of rgb_to_hsv -> edit -> hsv_to_rgb_levels.
+
+    On every colour with two equal channels and 2^16 random ones, at every severity (all 2^24
+    colours: ``python bench/fidelity_checks.py hsv-cube``, identical to scikit-image).
+    """
+    levels = colours_with_ties_and_random()
     for params in REFERENCE_TABLES["brightness"]:
-        expected = digital.hsv_to_rgb_levels(hue, saturation, (value + params["shift"]).clamp(0, 1))
+        expected = hsv_round_trip(levels, "brightness", params)
         assert torch.equal(digital.brightness_levels(levels, {}, **params), expected), params
     for params in REFERENCE_TABLES["saturate"]:
-        edited = (saturation * params["scale"] + params["shift"]).clamp(0, 1)
-        expected = digital.hsv_to_rgb_levels(hue, edited, value)
+        expected = hsv_round_trip(levels, "saturate", params)
         assert torch.equal(digital.saturate_levels(levels, {}, **params), expected), params
     with pytest.raises(TypeError, match="uint8"):
         digital.edit_in_hsv(levels.double(), lambda saturation, value: None)
+
+
+@pytest.mark.parametrize("name, multi_level", [("brightness", digital.brightness_multi_level),
+                                               ("saturate", digital.saturate_multi_level)])
+def test_the_multi_level_hsv_kernels_are_the_hsv_round_trip_byte_for_byte(name, multi_level):
+    """The multi-level kernels the worker runs for a unit's levels of brightness or saturate (one
+    shared HSV conversion, then each edit) give every level the round trip's bytes: on the same
+    colours, all five severities in one call, then in reverse with a repeat and an explicit value
+    (the whole 2^24-colour cube: ``python bench/fidelity_checks.py hsv-cube``)."""
+    levels = colours_with_ties_and_random()
+    table = REFERENCE_TABLES[name]
+    extra = {"brightness": {"shift": -0.25}, "saturate": {"scale": 3.0, "shift": -0.1}}[name]
+    expected = [hsv_round_trip(levels, name, params) for params in [*table, extra]]
+    together = multi_level(levels, table)
+    for severity, (ours, theirs) in enumerate(zip(together, expected[:5], strict=True), start=1):
+        assert torch.equal(ours, theirs), severity
+    requests = [*table[::-1], table[1], extra]
+    together = multi_level(levels, requests)
+    for ours, theirs in zip(together, [*expected[4::-1], expected[1], expected[5]], strict=True):
+        assert torch.equal(ours, theirs)
+    with pytest.raises(TypeError, match="uint8"):
+        multi_level(levels.double(), table)
 
 
 def test_pil_box_taps_are_point_sampled():

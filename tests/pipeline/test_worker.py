@@ -348,28 +348,33 @@ def test_concatenated_cut_and_bomb_shards_through_the_worker(tmp_path):
         "gzbomb": "member 'gzbomb.jpg' declares 268"}
 
 
-def zoom_levels_config(shard, out, variants_per_unit):
-    """zoom_blur's five levels and explicit factors around another op's variants: at 4 variants per
-    unit, a unit of zoom_blur/1 with contrast, one of levels 2..5 only, one of the explicit factors."""
+def levels_config(op, explicit, shard, out, variants_per_unit):
+    """An op's five levels and explicit parameters around another op's variants: at 4 variants per
+    unit, a unit of op/1 with contrast, one of levels 2..5 only, one of the explicit parameters."""
     return validate_config({
         "name": "t", "version": "1.0.0", "input": {"shards": [str(shard)]},
-        "corruptions": [{"name": "zoom_blur", "severities": [1]}, {"name": "contrast", "severities": [1, 2, 3]},
-                        {"name": "zoom_blur", "severities": [2, 3, 4, 5]},
-                        {"name": "zoom_blur", "params": {"factors": [1.0, 1.12, 1.04, 1.12]}}],
+        "corruptions": [{"name": op, "severities": [1]}, {"name": "contrast", "severities": [1, 2, 3]},
+                        {"name": op, "severities": [2, 3, 4, 5]}, {"name": op, "params": explicit}],
         "output": {"uri": str(out), "format": "png"}, "run": {"variants_per_unit": variants_per_unit}})
 
 
-def test_variants_sharing_a_multi_level_kernel_call_write_the_bytes_of_one_call_each(tmp_path, monkeypatch):
-    """zoom_blur's variants of a unit go through one multi-level call (ops.apply_batch_levels) per
+# zoom_blur's multi-level kernel is float in, float out; brightness's is on the 8-bit route (uint8
+# levels in and out, no quantisation).
+@pytest.mark.parametrize("op, explicit, dtype", [("zoom_blur", {"factors": [1.0, 1.12, 1.04, 1.12]}, torch.float32),
+                                                 ("brightness", {"shift": -0.2}, torch.uint8)])
+def test_variants_sharing_a_multi_level_kernel_call_write_the_bytes_of_one_call_each(
+        op, explicit, dtype, tmp_path, monkeypatch):
+    """An op's variants of a unit go through one multi-level call (ops.apply_batch_levels) per
     chunk; its shards are byte for byte those of one kernel call per variant (the route before it),
     whichever units and calls the levels fall into. Seven samples of three sizes, chunks of two."""
     shard = tmp_path / "seven.tar"
     write_repeated_shard(shard, 7)
     monkeypatch.setattr(worker_module, "CPU_KERNEL_BATCH", 2)
-    calls = []
+    calls, dtypes = [], set()
 
     def counted(spec, images, params_list):
         calls.append(len(params_list))
+        dtypes.add(images.dtype)
         return apply_batch_levels(spec, images, params_list)
 
     from corrupter import ops
@@ -382,13 +387,14 @@ def test_variants_sharing_a_multi_level_kernel_call_write_the_bytes_of_one_call_
                                                       ("calls of 4", 9, 4)):
         monkeypatch.setattr(worker_module, "LEVELS_PER_CALL", levels_per_call)
         calls.clear()
-        shards[label] = shard_members(tmp_path / label, run_all(zoom_levels_config(shard, tmp_path / label,
-                                                                                   variants_per_unit)))
+        config = levels_config(op, explicit, shard, tmp_path / label, variants_per_unit)
+        shards[label] = shard_members(tmp_path / label, run_all(config))
         assert sorted(set(calls)) == {"units of 4": [4], "one unit": [6], "calls of 4": [2, 4]}[label]
-    spec = ops.get_corruption("zoom_blur")
-    monkeypatch.setitem(_registry._REGISTRY, "zoom_blur", dataclasses.replace(spec, apply_levels=None))
+    assert dtypes == {dtype}
+    spec = ops.get_corruption(op)
+    monkeypatch.setitem(_registry._REGISTRY, op, dataclasses.replace(spec, apply_levels=None))
     calls.clear()
-    alone = shard_members(tmp_path / "alone", run_all(zoom_levels_config(shard, tmp_path / "alone", 9)))
+    alone = shard_members(tmp_path / "alone", run_all(levels_config(op, explicit, shard, tmp_path / "alone", 9)))
     assert calls == [] and len(alone) == 9
     assert all(len(members) == 7 * 3 for members in alone.values())
     for label, members in shards.items():
