@@ -40,8 +40,8 @@ class CorruptionSpec:
         derive: ``derive(params, given) -> params``, run by ``params()`` on the merged parameters with
             the names given explicitly: fills in what follows from them (ImageNet-C-bar: the
             physical parameters of a given severity) or refuses a contradiction. None: nothing to do.
-        apply_uint8: for ops with 8-bit semantics (they read the input at its 8-bit level and
-            their output is on the 8-bit grid): the same corruption on uint8 levels,
+        apply_uint8: for ops with 8-bit semantics (they read the input at its 8-bit level; most
+            also put their output on the 8-bit grid): the same corruption on uint8 levels,
             ``apply_uint8(levels, draws, **params) -> levels``, uint8 (B, 3, H, W) in and out, on
             the input's device. It must give exactly ``quantize_uint8(apply(levels / 255))``
             (tests/ops/test_contract.py); a worker, whose input and output are 8-bit anyway, calls

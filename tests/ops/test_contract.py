@@ -130,9 +130,9 @@ UINT8_LEVELS = [(name, level) for name, level in LEVELS if name in UINT8_NAMES]
 
 
 def test_the_8_bit_ops_have_an_8_bit_kernel():
-    """The ImageNet-C ops that act on the 8-bit image, and every Geirhos et al. 2018 op (their
-    original truncates to uint8)."""
-    assert {"brightness", "saturate", "pixelate", "jpeg_compression"} <= set(UINT8_NAMES)
+    """The ImageNet-C ops that act on the 8-bit image (shot_noise: its rate), and every Geirhos et
+    al. 2018 op (their original truncates to uint8)."""
+    assert {"brightness", "saturate", "pixelate", "jpeg_compression", "shot_noise"} <= set(UINT8_NAMES)
     assert set(ops.list_corruptions(tag="geirhos2018")) <= set(UINT8_NAMES)
 
 

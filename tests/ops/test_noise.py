@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from corrupter import ops
-from corrupter.ops import noise
+from corrupter.ops import _poisson, noise
 from corrupter.seeding import make_generator
 from tests.reference_stats import SeedSpreadCheck, our_runs, seed_spread_cells
 
@@ -69,11 +69,54 @@ def test_poisson_sample_is_the_exact_inverse_cdf(photons):
     levels[3:200] = torch.arange(230, 256).repeat(8)[:197].to(torch.uint8)  # bright: long rows
     uniform = torch.rand(levels.shape, generator=generator, dtype=torch.float64)
     uniform[:3] = torch.tensor([0.0, 1 - 2**-53, 0.5], dtype=torch.float64)  # edges of [0, 1)
-    cdf = noise.poisson_tables(float(photons))[0]
+    cdf = _poisson.poisson_cdf(float(photons)).reshape(-1)
     rows = cdf.reshape(256, -1)[levels.long()]
     expected = (rows < uniform[:, None]).sum(dim=1)  # smallest k with P(X <= k) >= u
     counts = noise.poisson_sample(levels, uniform, photons) * photons
     assert torch.equal(counts.round().long(), expected)
+
+
+def edge_uniforms(cdf: torch.Tensor) -> torch.Tensor:
+    """(256, M) uniforms, a row per level, where an inverse-CDF lookup can slip by one: 0, 1 - 2^-53,
+    every guide-bin boundary and the double below it, and every value of the level's CDF and the
+    doubles beside it (those outside [0, 1) replaced by 0.5)."""
+    bounds = torch.arange(_poisson.GUIDE_BINS + 1, dtype=torch.float64) / _poisson.GUIDE_BINS
+    fixed = torch.cat([bounds, bounds.nextafter(torch.zeros(())),
+                       torch.tensor([0.0, 1 - 2**-53, 0.5 - 2**-54], dtype=torch.float64)])
+    beside = [cdf.nextafter(torch.zeros(())), cdf.nextafter(torch.ones(()))]
+    points = torch.cat([fixed.expand(256, -1), cdf, *beside], dim=1)
+    return torch.where((points >= 0) & (points < 1), points, 0.5)
+
+
+@pytest.mark.parametrize("photons", [60, 25, 12, 5, 3, 7.3])
+def test_both_shot_noise_kernels_are_the_exact_inverse_cdf_at_every_level_and_edge(photons):
+    """Every input level, at the uniforms where a guided search can slip (``edge_uniforms``) and at
+    random ones, in both kernels: the count is the smallest k with P(X <= k) >= u, found here by
+    an independent search (searchsorted over the level's CDF row); the float kernel outputs
+    float32(k / photons) clipped, the 8-bit one that output's level."""
+    spec = ops.get_corruption("shot_noise")
+    cdf = _poisson.poisson_cdf(float(photons))
+    random = torch.rand(256, 400, generator=make_generator(7), dtype=torch.float64)
+    uniform = torch.cat([edge_uniforms(cdf), random], dim=1)
+    counts = torch.searchsorted(cdf, uniform).reshape(-1)
+    levels = torch.arange(256, dtype=torch.uint8)[:, None].expand_as(uniform).reshape(1, 1, 1, -1)
+    draws = {"uniform": uniform.reshape(1, 1, 1, -1)}
+    expected = (counts.double() / photons).float()
+    unclipped = _poisson.poisson_sample(levels, draws["uniform"], photons).reshape(-1)
+    assert torch.equal(unclipped.view(torch.int32), expected.view(torch.int32))
+    expected = expected.clamp(0, 1)
+    as_float = spec.apply(levels.float() / 255, draws, photons=photons).reshape(-1)
+    assert torch.equal(as_float.view(torch.int32), expected.view(torch.int32))
+    as_levels = spec.apply_uint8(levels, draws, photons=photons).reshape(-1)
+    assert torch.equal(as_levels, ops.quantize_uint8(expected))
+
+
+def test_the_8_bit_kernel_refuses_photons_without_levels():
+    """photons = 0 makes the float kernel's output NaN, which has no 8-bit level."""
+    levels = torch.zeros(1, 3, 4, 4, dtype=torch.uint8)
+    draws = {"uniform": torch.rand(1, 3, 4, 4, dtype=torch.float64)}
+    with pytest.raises(ValueError, match="photons=0.0 gives NaN output"):
+        ops.get_corruption("shot_noise").apply_uint8(levels, draws, photons=0)
 
 
 def test_poisson_moments():
