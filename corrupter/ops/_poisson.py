@@ -5,9 +5,9 @@ and a count is the smallest k with P(X <= k) >= u. A guide table answers that fo
 one lookup: with the unit interval cut into GUIDE_BINS bins per level, a bin whose u all share the
 answer (settled) holds the answer's output code; the others (pending: the bins a CDF value falls
 in, 0.3-1.5% of the elements of photos at the ImageNet-C severities) hold where the search
-starts, at or below the answer. The codes are
-the output level of the count for the 8-bit kernel (so it never makes a float image) and the count
-itself for the float one; both routes run the same lookup, hence draw the same counts.
+starts, at or below the answer. The codes are the output level of the count for the 8-bit kernel
+(so it never makes a float image) and the count itself for the float one; both routes run the
+same lookup, hence draw the same counts.
 """
 
 from __future__ import annotations
