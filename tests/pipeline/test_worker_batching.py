@@ -76,6 +76,8 @@ def test_the_worker_takes_8_bit_kernels_and_writes_the_float_routes_bytes(tmp_pa
         monkeypatch.setitem(_registry._REGISTRY, name, dataclasses.replace(spec, apply=no_float_call))
     assert run_all(make_config(shard, tmp_path / "u8-again", corruptions, batch_size=4)) == eight_bit
     for name in ("pixelate", "jpeg_compression", "brightness", "saturate"):
-        float_only = dataclasses.replace(ops.get_corruption(name), apply=getattr(digital, name), apply_uint8=None)
+        # Without its 8-bit kernel an op has no 8-bit multi-level kernel either (brightness, saturate).
+        float_only = dataclasses.replace(ops.get_corruption(name), apply=getattr(digital, name), apply_uint8=None,
+                                         apply_levels=None)
         monkeypatch.setitem(_registry._REGISTRY, name, float_only)
     assert run_all(make_config(shard, tmp_path / "float", corruptions, batch_size=4)) == eight_bit
