@@ -86,6 +86,11 @@ def kernel_calls(variants: Sequence[Variant]) -> list[list[int]]:
     return calls
 
 
+def _as_levels(spec: ops.CorruptionSpec, output: torch.Tensor) -> torch.Tensor:
+    """A kernel call's output as uint8 levels: an 8-bit kernel's as it is, a float one's quantised."""
+    return output if spec.apply_uint8 is not None else ops.quantize_uint8(output)
+
+
 def pick_device(requested: str) -> torch.device:
     if requested == "cuda" or (requested == "auto" and torch.cuda.is_available()):
         return torch.device("cuda")
@@ -322,22 +327,24 @@ class ShardWorker:
         under glibc's mmap ceiling and in cache (see heap.py); outputs do not depend on how a batch
         is split (tests/pipeline/test_worker.py, and the contract test batched == unbatched).
         """
-        chunk = CPU_KERNEL_BATCH if self.device.type == "cpu" else len(group.indices)
         assets = self._assets_for(spec)
-        eight_bit = spec.apply_uint8 is not None
-        inputs = group.levels if eight_bit else group.images()
+        apply = ops.apply_batch_uint8 if spec.apply_uint8 is not None else ops.apply_batch
         pixels, sampled = [], []
-        for first in range(0, len(inputs), chunk):
-            part = inputs[first:first + chunk]
-            generators = [make_generator(s) for s in seeds[first:first + chunk]]
-            if eight_bit:
-                corrupted, draws = ops.apply_batch_uint8(spec, part, params, generators, assets)
-                pixels.append(corrupted)
-            else:
-                corrupted, draws = ops.apply_batch(spec, part, params, generators, assets)
-                pixels.append(ops.quantize_uint8(corrupted))
+        for first, part in self._kernel_chunks(group, spec):
+            generators = [make_generator(s) for s in seeds[first:first + len(part)]]
+            corrupted, draws = apply(spec, part, params, generators, assets)
+            pixels.append(_as_levels(spec, corrupted))
             sampled += [ops.recordable_draws(draws, i) for i in range(len(part))]
         return torch.cat(pixels), sampled
+
+    def _kernel_chunks(self, group: _Group, spec: ops.CorruptionSpec) -> Iterator[tuple[int, torch.Tensor]]:
+        """(first index, input) of each kernel call on a shape group: the op's route (uint8 levels
+        for an op with an 8-bit kernel, else float images), CPU_KERNEL_BATCH samples per call on the
+        CPU (see ``_corrupt``), the whole group elsewhere."""
+        inputs = group.levels if spec.apply_uint8 is not None else group.images()
+        chunk = CPU_KERNEL_BATCH if self.device.type == "cpu" else len(inputs)
+        for first in range(0, len(inputs), chunk):
+            yield first, inputs[first:first + chunk]
 
     def _corrupt_levels(self, groups: list[_Group], members: list[_Output]) -> list[list[list[bytes]]]:
         """Several variants of one deterministic op in one kernel call per chunk (``ops.apply_batch_levels``):
@@ -347,16 +354,13 @@ class ShardWorker:
         once, so the call holds compressed images, not the window's pixels of every level."""
         spec = ops.get_corruption(members[0].shard.variant.corruption)
         params_list = [out.shard.variant.param_dict for out in members]
-        eight_bit = spec.apply_uint8 is not None
         per_variant: list[list[list[bytes]]] = [[] for _ in members]
         for group in groups:
-            inputs = group.levels if eight_bit else group.images()
-            chunk = CPU_KERNEL_BATCH if self.device.type == "cpu" else len(inputs)
             parts: list[list[bytes]] = [[] for _ in members]
-            for first in range(0, len(inputs), chunk):
-                outputs = ops.apply_batch_levels(spec, inputs[first:first + chunk], params_list)
+            for _, inputs in self._kernel_chunks(group, spec):
+                outputs = ops.apply_batch_levels(spec, inputs, params_list)
                 for part, output in zip(parts, outputs, strict=True):
-                    part.extend(self._encode(output if eight_bit else ops.quantize_uint8(output)))
+                    part.extend(self._encode(_as_levels(spec, output)))
             for encoded, part in zip(per_variant, parts, strict=True):
                 encoded.append(part)
         return per_variant
